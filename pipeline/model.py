@@ -1,0 +1,123 @@
+"""TwoLayerNet: affine -> ReLU -> affine -> softmax loss, with L2 regularization."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .layers import affine_backward, affine_forward, l2_backward, l2_forward, relu_backward, relu_forward, softmax_loss
+from .preprocess import Preprocessor
+
+INITS = ("normal", "he")
+DTYPES = {"float32": np.float32, "float64": np.float64}
+
+
+class TwoLayerNet:
+    """The assignment's two-layer network; parameters W1, b1, W2, b2 live in the plain dict `params`.
+
+    `loss(X)` returns class scores; `loss(X, y)` returns `(loss, grads)`. X is a float array
+    (N, input_dim) already preprocessed; `predict(images)` takes uint8 images and applies
+    `self.preprocessor` itself, in batches.
+    """
+
+    def __init__(
+        self,
+        input_dim: int = 784,
+        hidden_dim: int = 100,
+        num_classes: int = 10,
+        weight_scale: float = 1e-3,
+        init: str = "normal",
+        reg: float = 0.0,
+        dtype: Any = np.float32,
+        seed: int = 0,
+        preprocessor: Preprocessor | None = None,
+        params: dict[str, np.ndarray] | None = None,
+    ) -> None:
+        if init not in INITS:
+            raise ValueError(f"init {init!r} is not one of {', '.join(INITS)}")
+        self.input_dim, self.hidden_dim, self.num_classes = int(input_dim), int(hidden_dim), int(num_classes)
+        self.reg = float(reg)
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype {self.dtype} is not float32 or float64")
+        self.preprocessor = preprocessor or Preprocessor("raw")
+        self.params = params if params is not None else self._init_params(weight_scale, init, seed)
+        self._workspace: dict[int, dict[str, np.ndarray]] = {}
+
+    def _init_params(self, weight_scale: float, init: str, seed: int) -> dict[str, np.ndarray]:
+        rng = np.random.default_rng(seed)
+        d, h, c = self.input_dim, self.hidden_dim, self.num_classes
+        std1, std2 = (np.sqrt(2.0 / d), np.sqrt(2.0 / h)) if init == "he" else (weight_scale, weight_scale)
+        return {
+            "W1": (std1 * rng.standard_normal((d, h))).astype(self.dtype),
+            "b1": np.zeros(h, dtype=self.dtype),
+            "W2": (std2 * rng.standard_normal((h, c))).astype(self.dtype),
+            "b2": np.zeros(c, dtype=self.dtype),
+        }
+
+    def _buffers(self, n: int) -> dict[str, np.ndarray]:
+        # Activations for a batch of n rows, reused across calls (training sees one n; evaluation a few).
+        ws = self._workspace.get(n)
+        if ws is None:
+            if len(self._workspace) >= 4:
+                self._workspace.clear()
+            ws = self._workspace[n] = {
+                "hidden": np.empty((n, self.hidden_dim), dtype=self.dtype),
+                "scores": np.empty((n, self.num_classes), dtype=self.dtype),
+                "dhidden": np.empty((n, self.hidden_dim), dtype=self.dtype),
+            }
+        return ws
+
+    def _forward(self, X: np.ndarray) -> tuple[np.ndarray, tuple[Any, Any, Any]]:
+        p = self.params
+        X = np.asarray(X, dtype=self.dtype)  # no copy on the hot path, where X already has the model's dtype
+        ws = self._buffers(X.shape[0])
+        a, cache1 = affine_forward(X, p["W1"], p["b1"], out=ws["hidden"])
+        h, cache_relu = relu_forward(a, out=a)
+        scores, cache2 = affine_forward(h, p["W2"], p["b2"], out=ws["scores"])
+        return scores, (cache1, cache_relu, cache2)
+
+    def loss(
+        self, X: np.ndarray, y: np.ndarray | None = None, grads_out: dict[str, np.ndarray] | None = None
+    ) -> np.ndarray | tuple[float, dict[str, np.ndarray]]:
+        """Scores (N, C) when `y` is None; otherwise `(loss, grads)`.
+
+        `grads_out`, a dict of arrays shaped like `params`, receives the gradients in place
+        (the Solver passes one to avoid allocating every iteration); by default they are new arrays.
+        """
+        scores, (cache1, cache_relu, cache2) = self._forward(X)
+        if y is None:
+            return scores.copy()
+        data_loss, dscores = softmax_loss(scores, y, inplace=True)
+        g = grads_out if grads_out is not None else {}
+        dh_buf = self._buffers(X.shape[0])["dhidden"]
+        dh, g["W2"], g["b2"] = affine_backward(
+            dscores, cache2, dw_out=g.get("W2"), db_out=g.get("b2"), dx_out=dh_buf
+        )
+        relu_backward(dh, cache_relu, out=dh)
+        _, g["W1"], g["b1"] = affine_backward(dh, cache1, need_dx=False, dw_out=g.get("W1"), db_out=g.get("b1"))
+        loss = data_loss
+        if self.reg:
+            reg_loss, reg_cache = l2_forward((self.params["W1"], self.params["W2"]), self.reg)
+            l2_backward(reg_cache, (g["W1"], g["W2"]))
+            loss += reg_loss
+        return loss, g
+
+    def predict(self, images: np.ndarray, batch_size: int = 10000) -> np.ndarray:
+        """Predicted class (int64) for each uint8 image, preprocessing and forwarding in large batches."""
+        preds = np.empty(images.shape[0], dtype=np.int64)
+        xbuf = None
+        for start in range(0, images.shape[0], batch_size):
+            batch = images[start : start + batch_size]
+            if xbuf is None or xbuf.shape[0] != batch.shape[0]:
+                xbuf = np.empty(batch.shape, dtype=self.dtype)
+            X = self.preprocessor.transform(batch, out=xbuf)
+            scores, _ = self._forward(X)
+            np.argmax(scores, axis=1, out=preds[start : start + batch.shape[0]])
+        return preds
+
+    def accuracy(self, images: np.ndarray, labels: np.ndarray, batch_size: int = 10000) -> float:
+        """Fraction of `images` whose predicted class equals `labels`."""
+        if images.shape[0] == 0:
+            return float("nan")
+        return float(np.mean(self.predict(images, batch_size) == labels))

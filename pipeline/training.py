@@ -1,0 +1,142 @@
+"""One training run from a validated config: build the model, train it with the Solver, summarise."""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .model import DTYPES, INITS, TwoLayerNet
+from .optim import UPDATE_RULES
+from .params import choice, from_mapping, integer, number, param
+from .preprocess import MODES, Preprocessor
+from .schedules import SCHEDULES
+from .solver import Solver
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run; the defaults are the assignment's settings."""
+
+    hidden_dim: int = param(integer(1, 65536), 25, "hidden units")
+    init: str = param(choice(*INITS), "normal", "weight init: normal (std weight_scale) or he")
+    weight_scale: float = param(number(0, lo_open=True), 1e-3, "std of the normal init")
+    input_scaling: str = param(choice(*MODES), "raw", "raw 0-255, unit [0,1], unit_centered")
+    dtype: str = param(choice(*DTYPES), "float32", "float32 or float64")
+    update_rule: str = param(choice(*UPDATE_RULES), "sgd", "optimizer")
+    lr: float = param(number(0, lo_open=True), 1e-3, "learning rate")
+    momentum: float = param(number(0, 1), 0.9, "momentum / nesterov coefficient")
+    beta1: float = param(number(0, 1), 0.9, "Adam beta1")
+    beta2: float = param(number(0, 1), 0.999, "Adam beta2")
+    epsilon: float = param(number(0, lo_open=True), 1e-8, "Adam epsilon")
+    schedule: str = param(choice(*SCHEDULES), "exponential", "learning-rate schedule")
+    lr_decay: float = param(number(0, lo_open=True), 1.0, "per-epoch multiplicative decay (exponential)")
+    step_size: int = param(integer(1), 5, "epochs per step (step schedule)")
+    gamma: float = param(number(0, lo_open=True), 0.1, "factor per step (step schedule)")
+    lr_min: float = param(number(0), 0.0, "final learning rate (cosine schedule)")
+    reg: float = param(number(0), 0.0, "L2 regularization strength")
+    batch_size: int = param(integer(1), 200, "minibatch size")
+    num_epochs: int = param(integer(1), 10, "epochs")
+    train_acc_samples: int | None = param(integer(1, none_ok=True), None, "train-accuracy subsample; null = all")
+    seed: int = param(integer(0), 0, "seed of the init and of the minibatch order")
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> "TrainConfig":
+        """Validated config from a params mapping; `where` names it in errors (e.g. 'params.yaml:train')."""
+        return from_mapping(cls, data, where)
+
+    def with_overrides(self, overrides: dict[str, Any], where: str) -> "TrainConfig":
+        """A copy with some keys replaced, validated like params.yaml."""
+        return from_mapping(type(self), {**dataclasses.asdict(self), **overrides}, where)
+
+
+@dataclass
+class TrainResult:
+    """A trained model (holding its best-validation parameters), its solver and a metrics summary."""
+
+    model: TwoLayerNet
+    solver: Solver
+    seconds: float
+
+    def metrics(self) -> dict[str, Any]:
+        s = self.solver
+        return {
+            "final_train_acc": s.train_acc_history[-1],
+            "final_val_acc": s.val_acc_history[-1],
+            "best_val_acc": s.best_val_acc,
+            "best_epoch": s.best_epoch,
+            "train_acc_at_best": s.train_acc_history[s.best_epoch],
+            "final_loss": float(s.loss_history[-1]),
+            "epochs": s.num_epochs,
+            "iterations": int(s.loss_history.size),
+        }
+
+
+def build_model(config: TrainConfig, train_images: np.ndarray) -> TwoLayerNet:
+    """A freshly initialised network for `config`, its preprocessing fitted on `train_images`."""
+    return TwoLayerNet(
+        input_dim=train_images.shape[1],
+        hidden_dim=config.hidden_dim,
+        weight_scale=config.weight_scale,
+        init=config.init,
+        reg=config.reg,
+        dtype=DTYPES[config.dtype],
+        seed=config.seed,
+        preprocessor=Preprocessor.fit(config.input_scaling, train_images),
+    )
+
+
+def train(
+    config: TrainConfig,
+    data: dict[str, np.ndarray],
+    verbose: bool = True,
+    progress: bool | None = None,
+    log: Callable[[str], None] = print,
+) -> TrainResult:
+    """Train a model for `config` on `data` (uint8 X_train/X_val with labels y_train/y_val)."""
+    model = build_model(config, data["X_train"])
+    optim_config: dict[str, Any] = {"learning_rate": config.lr}
+    if config.update_rule in ("momentum", "nesterov"):
+        optim_config["momentum"] = config.momentum
+    elif config.update_rule == "adam":
+        optim_config.update(beta1=config.beta1, beta2=config.beta2, epsilon=config.epsilon)
+    schedule_config = {"step": {"step_size": config.step_size, "gamma": config.gamma},
+                       "cosine": {"lr_min": config.lr_min}}.get(config.schedule, {})
+    solver = Solver(
+        model, data,
+        update_rule=config.update_rule, optim_config=optim_config,
+        lr_decay=config.lr_decay, schedule=config.schedule, schedule_config=schedule_config,
+        batch_size=config.batch_size, num_epochs=config.num_epochs,
+        num_train_samples=config.train_acc_samples,
+        verbose=verbose, progress=progress, seed=config.seed, log=log,
+    )
+    start = time.perf_counter()
+    solver.train()
+    return TrainResult(model, solver, time.perf_counter() - start)
+
+
+def load_solver_data(prepared_dir: str | Path) -> dict[str, np.ndarray]:
+    """The prepared train and validation splits as the Solver's dict (X_train, y_train, X_val, y_val)."""
+    from .data.split import load_prepared
+
+    X_train, y_train = load_prepared(Path(prepared_dir) / "train.npz")
+    X_val, y_val = load_prepared(Path(prepared_dir) / "val.npz")
+    return {"X_train": X_train, "y_train": y_train, "X_val": X_val, "y_val": y_val}
+
+
+def history_rows(solver: Solver) -> tuple[list[list[Any]], list[list[Any]]]:
+    """Per-epoch rows (epoch, loss, train_acc, val_acc, lr) and per-iteration rows (iteration, loss).
+
+    Epoch 0 is before training: its loss is the first minibatch's and its lr the first epoch's.
+    An epoch's loss is the mean minibatch loss during it.
+    """
+    per_epoch = solver.loss_history.reshape(solver.num_epochs, -1).mean(axis=1)
+    epochs = [[0, float(solver.loss_history[0]), solver.train_acc_history[0], solver.val_acc_history[0],
+               solver.lr_history[0]]]
+    epochs += [[e + 1, float(per_epoch[e]), solver.train_acc_history[e + 1], solver.val_acc_history[e + 1],
+                solver.lr_history[e]] for e in range(solver.num_epochs)]
+    iterations = [[i + 1, float(v)] for i, v in enumerate(solver.loss_history)]
+    return epochs, iterations
