@@ -1,0 +1,37 @@
+"""Stage evaluate: load both saved models from disk and measure them on the test set."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pipeline.cli import run_stage, stage_parser  # noqa: E402
+from pipeline.data.split import load_prepared  # noqa: E402
+from pipeline.evaluate import EvaluateParams, confusion_rows, evaluate  # noqa: E402
+from pipeline.fileio import write_csv, write_json  # noqa: E402
+from pipeline.params import load_section  # noqa: E402
+from pipeline.persistence import load_model  # noqa: E402
+
+
+def main(args) -> None:
+    params = load_section(EvaluateParams, "evaluate", args.params)
+    images, labels = load_prepared(args.test)
+    metrics = {}
+    for name, path in (("model", args.model), ("best", args.best)):
+        model, meta = load_model(path)
+        result = evaluate(model, images, labels, params.batch_size)
+        metrics[name] = {**result.summary(), "hidden_dim": model.hidden_dim, "val_acc": meta.get("best_val_acc")}
+        write_csv(Path(args.plots) / f"confusion_{name}.csv", ["actual", "predicted"], confusion_rows(result))
+        print(f"evaluate: {path}: test accuracy {result.accuracy:.4f} ({metrics[name]['errors']} errors)")
+    write_json(args.metrics, metrics)
+
+
+if __name__ == "__main__":
+    parser = stage_parser("Test both saved models (train's and the search's best) on the test split.")
+    parser.add_argument("--test", default="data/prepared/test.npz", help="test split")
+    parser.add_argument("--model", default="models/model.npz", help="the train stage's model")
+    parser.add_argument("--best", default="models/best.npz", help="the search stage's best model")
+    parser.add_argument("--metrics", default="metrics/evaluate.json", help="metrics JSON")
+    parser.add_argument("--plots", default="plots/evaluate", help="folder for confusion_{model,best}.csv")
+    run_stage(main, parser)

@@ -1,0 +1,45 @@
+"""Stage train: train the network of params.yaml:train and save it with its metrics and histories."""
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pipeline.cli import run_stage, stage_parser  # noqa: E402
+from pipeline.fileio import write_csv, write_json  # noqa: E402
+from pipeline.params import read_params  # noqa: E402
+from pipeline.persistence import data_fingerprint, save_model  # noqa: E402
+from pipeline.training import TrainConfig, history_rows, load_solver_data, train  # noqa: E402
+
+
+def main(args) -> None:
+    config = TrainConfig.from_dict(read_params(args.params).get("train"), f"{Path(args.params).name}:train")
+    data = load_solver_data(args.data)
+    print(f"train: {data['X_train'].shape[0]} train / {data['X_val'].shape[0]} val images; {config}")
+    result = train(config, data)
+    solver = result.solver
+    save_model(args.model, result.model, {
+        "train_config": dataclasses.asdict(config),
+        "train_data_sha256": data_fingerprint(data["X_train"], data["y_train"]),
+        "best_val_acc": solver.best_val_acc,
+    })
+    write_json(args.metrics, result.metrics())
+    epochs, iterations = history_rows(solver)
+    write_csv(Path(args.plots) / "epochs.csv", ["epoch", "loss", "train_acc", "val_acc", "lr"], epochs)
+    write_csv(Path(args.plots) / "iterations.csv", ["iteration", "loss"], iterations)
+    write_json(args.timing, {"train_seconds": round(result.seconds, 3)})
+    print(f"train: best val acc {solver.best_val_acc:.4f} at epoch {solver.best_epoch}; "
+          f"{result.seconds:.1f} s; model in {args.model}")
+
+
+if __name__ == "__main__":
+    parser = stage_parser("Train the two-layer network with params.yaml:train; keep the best-validation parameters.")
+    parser.add_argument("--data", default="data/prepared", help="folder with train.npz and val.npz")
+    parser.add_argument("--model", default="models/model.npz", help="where to save the model")
+    parser.add_argument("--metrics", default="metrics/train.json", help="metrics JSON")
+    parser.add_argument("--plots", default="plots/train", help="folder for epochs.csv and iterations.csv")
+    parser.add_argument("--timing", default="metrics/timing/train.json",
+                        help="wall time JSON (kept out of the DVC outputs so they stay byte-identical)")
+    run_stage(main, parser)
