@@ -25,6 +25,8 @@ class Preprocessor:
             raise ValueError(f"preprocessing mode {self.mode!r} is not one of {', '.join(MODES)}")
         if self.mode == "unit_centered" and self.mean is None:
             raise ValueError("preprocessing mode 'unit_centered' needs the training mean; use Preprocessor.fit")
+        if self.mode != "unit_centered" and self.mean is not None:
+            raise ValueError(f"preprocessing mode {self.mode!r} takes no mean (only 'unit_centered' does)")
 
     @classmethod
     def fit(cls, mode: str, train_images: np.ndarray) -> "Preprocessor":

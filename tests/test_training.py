@@ -1,0 +1,112 @@
+"""pipeline.training: one training run from a TrainConfig."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from pipeline.training import TrainConfig, TrainResult, build_model, train
+
+METRIC_KEYS = {"final_train_acc", "final_val_acc", "best_val_acc", "best_epoch", "train_acc_at_best",
+               "final_loss", "epochs", "iterations"}
+
+
+def block_images(n: int, rng: np.random.Generator, num_classes: int = 4, dim: int = 64):
+    """uint8 'images' whose class k lights up the k-th block of pixels, over noise."""
+    y = rng.integers(0, num_classes, n)
+    X = rng.integers(0, 80, (n, dim))
+    width = dim // num_classes
+    for k in range(num_classes):
+        X[y == k, k * width : (k + 1) * width] += 150
+    return X.astype(np.uint8), y
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X_train, y_train = block_images(200, rng)
+    X_val, y_val = block_images(60, rng)
+    return {"X_train": X_train, "y_train": y_train, "X_val": X_val, "y_val": y_val}
+
+
+def config(**overrides) -> TrainConfig:
+    base = {"hidden_dim": 16, "input_scaling": "unit", "weight_scale": 1e-2, "update_rule": "adam",
+            "lr": 1e-2, "batch_size": 20, "num_epochs": 4, "seed": 0}
+    return TrainConfig.from_dict({**base, **overrides}, "test")
+
+
+def test_metrics(data):
+    result = train(config(), data, verbose=False)
+    assert isinstance(result, TrainResult)
+    m = result.metrics()
+    assert set(m) == METRIC_KEYS
+    assert m["epochs"] == 4
+    assert m["iterations"] == 4 * (200 // 20)
+    for k in ("final_train_acc", "final_val_acc", "best_val_acc", "train_acc_at_best"):
+        assert 0.0 <= m[k] <= 1.0, k
+    assert m["best_val_acc"] >= 0.9  # the blocks are easy to learn
+    assert m["best_val_acc"] >= m["final_val_acc"]
+    assert 0 <= m["best_epoch"] <= 4 and isinstance(m["best_epoch"], int)
+    assert m["best_val_acc"] == max(result.solver.val_acc_history)
+    assert m["train_acc_at_best"] == result.solver.train_acc_history[m["best_epoch"]]
+    assert math.isfinite(m["final_loss"]) and 0 < m["final_loss"] < math.log(4)
+    assert result.seconds >= 0
+    # the returned model holds the best-validation parameters
+    assert result.model.accuracy(data["X_val"], data["y_val"]) == m["best_val_acc"]
+
+
+def test_same_seed_bit_identical_other_seed_different(data):
+    a = train(config(seed=3), data, verbose=False)
+    b = train(config(seed=3), data, verbose=False)
+    c = train(config(seed=4), data, verbose=False)
+    for k in ("W1", "b1", "W2", "b2"):
+        assert a.model.params[k].tobytes() == b.model.params[k].tobytes(), k
+    assert a.solver.loss_history.tobytes() == b.solver.loss_history.tobytes()
+    assert a.metrics() == b.metrics()
+    assert a.model.params["W1"].tobytes() != c.model.params["W1"].tobytes()
+
+
+@pytest.mark.parametrize("rule", ["sgd", "momentum", "nesterov", "adam"])
+def test_every_update_rule_learns(data, rule):
+    lr = {"sgd": 0.5, "momentum": 0.1, "nesterov": 0.1, "adam": 1e-2}[rule]
+    result = train(config(update_rule=rule, lr=lr), data, verbose=False)
+    loss = result.solver.loss_history
+    assert loss[-5:].mean() < loss[:5].mean()
+    assert result.metrics()["best_val_acc"] > 0.5
+
+
+def test_config_reaches_model_and_solver(data):
+    cfg = config(dtype="float64", input_scaling="unit_centered", hidden_dim=9, reg=0.1, init="he",
+                 schedule="step", step_size=1, gamma=0.5, num_epochs=3, train_acc_samples=50,
+                 update_rule="momentum", lr=0.05, momentum=0.5)
+    result = train(cfg, data, verbose=False)
+    model, solver = result.model, result.solver
+    assert model.dtype == np.float64 and model.params["W1"].dtype == np.float64
+    assert model.params["W1"].shape == (64, 9)
+    assert model.reg == 0.1
+    assert model.preprocessor.mode == "unit_centered"
+    np.testing.assert_allclose(model.preprocessor.mean, data["X_train"].mean(axis=0) / 255.0)
+    assert solver.lr_history == pytest.approx([0.05, 0.025, 0.0125])
+    assert solver.num_train_samples == 50
+    assert solver.optimizer.momentum == 0.5
+
+
+def test_build_model_is_seeded(data):
+    a = build_model(config(seed=1), data["X_train"])
+    b = build_model(config(seed=1), data["X_train"])
+    c = build_model(config(seed=2), data["X_train"])
+    assert a.params["W1"].tobytes() == b.params["W1"].tobytes()
+    assert a.params["W1"].tobytes() != c.params["W1"].tobytes()  # the config's seed drives the init
+    assert a.params["W1"].std() == pytest.approx(1e-2, rel=0.1)
+    assert a.input_dim == 64 and a.hidden_dim == 16
+
+
+def test_verbose_logs_through_callback(data):
+    lines: list[str] = []
+    train(config(num_epochs=2), data, verbose=True, progress=False, log=lines.append)
+    assert lines[0].startswith("(Epoch 0 / 2) train acc: ")
+    assert any(s.startswith("(Iteration 1 / 20) loss: ") for s in lines)
+    quiet: list[str] = []
+    train(config(num_epochs=2), data, verbose=False, log=quiet.append)
+    assert quiet == []
