@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -10,7 +12,7 @@ import pytest
 from pipeline.fileio import read_csv_columns
 from pipeline.persistence import load_model
 
-from e2e import Repo
+from e2e import ROOT, Repo
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -81,6 +83,25 @@ def test_search_outputs_do_not_depend_on_worker_count(repo):
     repo.set_params({"search": {"workers": 0}})
     repo.dvc("repro", "search")
     assert search_outs() == before
+
+
+def test_check_repro_passes_on_committed_outputs_and_fails_on_tampered_metrics(repo):
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "-m", "pipeline outputs")
+    check = [sys.executable, "-m", "pipeline.check_repro", "--repo", str(repo.path), "--stages", "train"]
+    ok = subprocess.run(check, cwd=ROOT, env=repo.env, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "bit-identical" in ok.stdout and "metrics/train.json:best_val_acc" in ok.stdout
+
+    metrics = json.loads(repo.read("metrics/train.json"))
+    metrics["best_val_acc"] -= 0.05
+    (repo.path / "metrics/train.json").write_text(json.dumps(metrics))
+    lock = repo.read("dvc.lock").decode()
+    (repo.path / "dvc.lock").write_text(lock.replace("md5: ", "md5: 0", 1))  # pretend other arithmetic
+    repo.git("commit", "-qam", "tampered")
+    bad = subprocess.run(check, cwd=ROOT, env=repo.env, capture_output=True, text=True)
+    assert bad.returncode == 1 and "FAILED" in bad.stdout and "DIFFERS" in bad.stdout
+    repo.git("reset", "-q", "--hard", "HEAD~1")
 
 
 def test_exp_run_reruns_only_what_train_affects(repo):

@@ -1,0 +1,181 @@
+"""Reproduction check: rerun the pipeline in a fresh clone and compare with what is committed.
+
+    python -m pipeline.check_repro [--ref HEAD] [--stages train ...] [--acc-tolerance 0.003]
+
+Clones `--ref` into a temporary folder, runs `dvc repro` there (the whole pipeline, or only the
+named stages and what they need), then compares, stage by stage, the output hashes in the new
+dvc.lock with the committed one, and every metric with the committed value. Identical hashes
+mean a bit-identical reproduction (same arithmetic: same BLAS kernels). Where hashes differ,
+the metrics must agree within tolerance: accuracies within `--acc-tolerance` (absolute),
+losses within `--loss-tolerance` (relative); anything else is a real difference: exit 1.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Row:
+    """One compared value: a metric or an output hash."""
+
+    what: str
+    committed: Any
+    reproduced: Any
+    verdict: str  # identical | within | DIFFERS | info
+
+    @property
+    def failed(self) -> bool:
+        return self.verdict == "DIFFERS"
+
+
+def _flatten(obj: Any, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    if isinstance(obj, dict):
+        for k in sorted(obj):
+            yield from _flatten(obj[k], f"{prefix}.{k}" if prefix else str(k))
+    else:
+        yield prefix, obj
+
+
+def compare_metric(name: str, old: Any, new: Any, acc_tol: float, loss_tol: float) -> Row:
+    """Verdict for one metric: accuracies by absolute, losses by relative tolerance, counts exactly."""
+    if old == new:
+        return Row(name, old, new, "identical")
+    key = name.split(":", 1)[-1]
+    leaf = key.rsplit(".", 1)[-1]
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (old, new))
+    if numeric and "acc" in key:
+        return Row(name, old, new, "within" if abs(new - old) <= acc_tol else "DIFFERS")
+    if numeric and "loss" in leaf:
+        return Row(name, old, new, "within" if abs(new - old) <= loss_tol * abs(old) else "DIFFERS")
+    if leaf in ("best_epoch", "best_trial", "errors") or key.startswith("best_params"):
+        # Follow from accuracies that may legitimately move within tolerance.
+        return Row(name, old, new, "info")
+    return Row(name, old, new, "DIFFERS")
+
+
+def _lock_outs(lock: dict, stage: str) -> dict[str, str]:
+    return {o["path"]: o.get("md5", "") for o in lock.get("stages", {}).get(stage, {}).get("outs", [])}
+
+
+def _metric_files(dvc_yaml: dict, stage: str) -> list[str]:
+    files = []
+    for entry in dvc_yaml["stages"][stage].get("metrics", []):
+        files.append(next(iter(entry)) if isinstance(entry, dict) else entry)
+    return files
+
+
+def compare(committed_dir: Path, clone: Path, stages: list[str], acc_tol: float, loss_tol: float) -> tuple[list[Row], bool]:
+    """Rows for every output hash and metric of `stages`; and whether all hashes were identical."""
+    dvc_yaml = yaml.safe_load((clone / "dvc.yaml").read_text())
+    old_lock = yaml.safe_load((committed_dir / "dvc.lock").read_text())
+    new_lock = yaml.safe_load((clone / "dvc.lock").read_text())
+    rows: list[Row] = []
+    identical = True
+    for stage in stages:
+        old, new = _lock_outs(old_lock, stage), _lock_outs(new_lock, stage)
+        for path in sorted(set(old) | set(new)):
+            same = old.get(path) == new.get(path)
+            identical &= same
+            rows.append(Row(f"{stage}: {path} (md5)", old.get(path, "-")[:10], new.get(path, "-")[:10],
+                            "identical" if same else "differs"))
+        for metric_file in _metric_files(dvc_yaml, stage):
+            old_m = dict(_flatten(json.loads((committed_dir / metric_file).read_text())))
+            new_m = dict(_flatten(json.loads((clone / metric_file).read_text())))
+            for key in sorted(set(old_m) | set(new_m)):
+                rows.append(compare_metric(f"{metric_file}:{key}", old_m.get(key), new_m.get(key), acc_tol, loss_tol))
+    return rows, identical
+
+
+def format_table(rows: list[Row]) -> str:
+    """A plain-text table: what, committed, reproduced, verdict."""
+    def fmt(v: Any) -> str:
+        return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+    cells = [("what", "committed", "reproduced", "verdict")] + [(r.what, fmt(r.committed), fmt(r.reproduced), r.verdict)
+                                                                  for r in rows]
+    widths = [max(len(c[i]) for c in cells) for i in range(4)]
+    return "\n".join("  ".join(c[i].ljust(widths[i]) for i in range(4)).rstrip() for c in cells)
+
+
+def run(cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
+    print("+", " ".join(cmd), flush=True)
+    subprocess.run(cmd, cwd=cwd, env=env, check=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--ref", default="HEAD", help="commit to reproduce")
+    parser.add_argument("--repo", default=str(ROOT), help="repository to clone")
+    parser.add_argument("--stages", nargs="*", default=None,
+                        help="reproduce only these stages and their upstream (default: all)")
+    parser.add_argument("--acc-tolerance", type=float, default=0.003, help="absolute, for accuracies")
+    parser.add_argument("--loss-tolerance", type=float, default=0.05, help="relative, for losses")
+    parser.add_argument("--strict", action="store_true", help="fail unless every output hash is identical")
+    parser.add_argument("--keep", action="store_true", help="keep the clone and print where it is")
+    args = parser.parse_args(argv)
+
+    env = dict(os.environ, DVC_NO_ANALYTICS="1")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    tmp = Path(tempfile.mkdtemp(prefix="check-repro-"))
+    clone = tmp / "repo"
+    try:
+        run(["git", "clone", "--quiet", "--no-checkout", args.repo, str(clone)], tmp, env)
+        run(["git", "checkout", "--quiet", args.ref], clone, env)
+        committed = tmp / "committed"
+        committed.mkdir()
+        (committed / "dvc.lock").write_bytes((clone / "dvc.lock").read_bytes())
+        dvc_yaml = yaml.safe_load((clone / "dvc.yaml").read_text())
+        all_stages = list(dvc_yaml["stages"])
+        for stage in all_stages:
+            for f in _metric_files(dvc_yaml, stage):
+                (committed / f).parent.mkdir(parents=True, exist_ok=True)
+                (committed / f).write_bytes((clone / f).read_bytes())
+        run([sys.executable, "-m", "dvc", "repro", "--force", *(args.stages or [])], clone, env)
+        stages = all_stages if not args.stages else _upstream(clone, args.stages, all_stages, env)
+        rows, identical = compare(committed, clone, stages, args.acc_tolerance, args.loss_tolerance)
+    finally:
+        if args.keep:
+            print(f"clone kept in {clone}")
+        else:
+            subprocess.run(["rm", "-rf", str(tmp)], check=False)
+    print()
+    print(format_table(rows))
+    failed = [r for r in rows if r.failed]
+    print()
+    if identical:
+        print(f"bit-identical: every output of {', '.join(stages)} has the committed hash")
+        return 0
+    if args.strict:
+        print("FAILED (--strict): some output hashes differ from the committed dvc.lock")
+        return 1
+    if failed:
+        print(f"FAILED: {len(failed)} metric(s) outside tolerance: {', '.join(r.what for r in failed)}")
+        return 1
+    print("reproduced within tolerance: hashes differ (other arithmetic: BLAS kernels, CPU), metrics agree")
+    return 0
+
+
+def _upstream(clone: Path, targets: list[str], all_stages: list[str], env: dict[str, str]) -> list[str]:
+    """The named stages and every stage they depend on, in pipeline order (from `dvc dag`)."""
+    out = subprocess.run([sys.executable, "-m", "dvc", "dag", "--md", *targets], cwd=clone, env=env,
+                         check=True, capture_output=True, text=True).stdout
+    names = set(re.findall(r'\["([^"]+)"\]', out))
+    return [s for s in all_stages if s in names]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""The reproduction check's verdicts and table (the clone-and-rerun path is in test_pipeline_e2e)."""
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from pipeline.check_repro import compare, compare_metric, format_table
+
+
+def test_identical_values_are_identical():
+    assert compare_metric("m.json:best_val_acc", 0.97, 0.97, 0.003, 0.05).verdict == "identical"
+
+
+def test_accuracy_within_and_outside_tolerance():
+    assert compare_metric("m.json:test_acc", 0.9700, 0.9725, 0.003, 0.05).verdict == "within"
+    assert compare_metric("m.json:test_acc", 0.9700, 0.9740, 0.003, 0.05).verdict == "DIFFERS"
+    assert compare_metric("m.json:best.per_class_acc.3", 0.95, 0.90, 0.003, 0.05).failed
+
+
+def test_loss_is_relative_and_counts_are_exact():
+    assert compare_metric("m.json:final_loss", 0.100, 0.104, 0.003, 0.05).verdict == "within"
+    assert compare_metric("m.json:final_loss", 0.100, 0.120, 0.003, 0.05).verdict == "DIFFERS"
+    assert compare_metric("m.json:epochs", 10, 11, 0.003, 0.05).verdict == "DIFFERS"
+    assert compare_metric("m.json:best_epoch", 9, 10, 0.003, 0.05).verdict == "info"
+
+
+def _write(root, lock_md5, acc):
+    (root / "metrics").mkdir(parents=True)
+    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"train": {
+        "cmd": "x", "outs": ["models/model.npz"], "metrics": [{"metrics/train.json": {"cache": False}}]}}}))
+    (root / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {"train": {
+        "outs": [{"path": "models/model.npz", "md5": lock_md5}]}}}))
+    (root / "metrics/train.json").write_text(json.dumps({"best_val_acc": acc, "epochs": 10}))
+
+
+def test_compare_reports_hashes_and_metrics(tmp_path):
+    old, new = tmp_path / "old", tmp_path / "new"
+    _write(old, "aaaa", 0.970)
+    _write(new, "bbbb", 0.971)
+    rows, identical = compare(old, new, ["train"], 0.003, 0.05)
+    assert not identical
+    verdicts = {r.what: r.verdict for r in rows}
+    assert verdicts == {"train: models/model.npz (md5)": "differs",
+                        "metrics/train.json:best_val_acc": "within", "metrics/train.json:epochs": "identical"}
+    table = format_table(rows)
+    assert table.splitlines()[0].split() == ["what", "committed", "reproduced", "verdict"]
+    assert "0.971" in table
