@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 from typing import Callable, NoReturn
 
 # Errors a user can cause (bad params, missing or corrupt files, a diverged run) and fix from the message.
@@ -19,7 +20,7 @@ def stage_parser(description: str) -> argparse.ArgumentParser:
 
 def run_stage(main: Callable[[argparse.Namespace], None], parser: argparse.ArgumentParser,
               argv: list[str] | None = None) -> NoReturn:
-    """Parse arguments and run `main`; a user error prints `error: ...` and exits 2.
+    """Parse arguments and run `main`; a user error prints `<stage>: error: ...` and exits 1.
 
     Set PIPELINE_TRACEBACK=1 to see the full traceback instead.
     """
@@ -29,8 +30,8 @@ def run_stage(main: Callable[[argparse.Namespace], None], parser: argparse.Argum
     except USER_ERRORS as exc:
         if os.environ.get("PIPELINE_TRACEBACK"):
             raise
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        print(f"{Path(parser.prog).stem}: error: {exc}", file=sys.stderr)
+        sys.exit(1)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)

@@ -1,0 +1,60 @@
+"""Every stage script: --help works, and a user error is one clear line, not a traceback."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+STAGES = ("download", "split", "train", "search", "evaluate", "plot")
+
+
+def run(script: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "stages" / script), *args], cwd=cwd,
+                          capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_help(stage):
+    proc = run(f"{stage}.py", "--help")
+    assert proc.returncode == 0 and "--params" in proc.stdout and "usage:" in proc.stdout
+
+
+@pytest.mark.parametrize("stage, yaml_text, expected", [
+    ("train", "train: {lr: -1}\n", "train: error: params.yaml:train.lr = -1.0 is not allowed: expected a finite number > 0"),
+    ("train", "train: {optimizer: adam}\n", "train: error: params.yaml:train: unknown key(s) optimizer"),
+    ("search", "search: {grid: {lr: [0.001]}, base: {momentum: 2}}\n", "search: error: params.yaml:search.base.momentum = 2.0"),
+    ("search", "search: {grid: {depth: [2]}, base: {}}\n", "search: error: params.yaml:search.grid.depth is not a training key"),
+    ("search", "search: {grid: {lr: [0.001, -3]}, base: {}}\n", "search: error: params.yaml:search.grid{'lr': -3}.lr = -3.0"),
+    ("evaluate", "evaluate: {batch_size: 0}\n", "evaluate: error: params.yaml:evaluate.batch_size = 0"),
+    ("plot", "plot: {max_misclassified: many}\n", "plot: error: params.yaml:plot.max_misclassified = 'many'"),
+])
+def test_bad_params_give_one_line(tmp_path, stage, yaml_text, expected):
+    (tmp_path / "params.yaml").write_text(yaml_text)
+    proc = run(f"{stage}.py", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(expected), proc.stderr
+    assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_missing_input_names_the_file(tmp_path):
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    proc = run("train.py", "--data", str(tmp_path / "nowhere"), cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "nowhere/train.npz" in proc.stderr and "split" in proc.stderr
+
+
+def test_corrupt_model_names_the_file(tmp_path):
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    bad = tmp_path / "model.npz"
+    bad.write_text("not a zip")
+    test_split = tmp_path / "test.npz"
+    from pipeline.fileio import save_npz
+    import numpy as np
+    save_npz(test_split, {"images": np.zeros((3, 784), np.uint8), "labels": np.zeros(3, np.uint8)})
+    proc = run("evaluate.py", "--model", str(bad), "--best", str(bad), "--test", str(test_split),
+               "--metrics", str(tmp_path / "m.json"), "--plots", str(tmp_path / "p"), cwd=tmp_path)
+    assert proc.returncode == 1 and str(bad) in proc.stderr
+    assert not (tmp_path / "m.json").exists()
