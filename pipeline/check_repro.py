@@ -156,14 +156,14 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(rows))
     failed = [r for r in rows if r.failed]
     print()
+    if failed:
+        print(f"FAILED: {len(failed)} metric(s) outside tolerance: {', '.join(r.what for r in failed)}")
+        return 1
     if identical:
         print(f"bit-identical: every output of {', '.join(stages)} has the committed hash")
         return 0
     if args.strict:
         print("FAILED (--strict): some output hashes differ from the committed dvc.lock")
-        return 1
-    if failed:
-        print(f"FAILED: {len(failed)} metric(s) outside tolerance: {', '.join(r.what for r in failed)}")
         return 1
     print("reproduced within tolerance: hashes differ (other arithmetic: BLAS kernels, CPU), metrics agree")
     return 0
