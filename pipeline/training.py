@@ -11,6 +11,7 @@ import numpy as np
 
 from .model import DTYPES, INITS, TwoLayerNet
 from .optim import UPDATE_RULES
+from .persistence import data_fingerprint, save_model
 from .params import choice, from_mapping, integer, number, param
 from .preprocess import MODES, Preprocessor
 from .schedules import SCHEDULES
@@ -116,6 +117,16 @@ def train(
     start = time.perf_counter()
     solver.train()
     return TrainResult(model, solver, time.perf_counter() - start)
+
+
+def save_trained(path: str | Path, model: TwoLayerNet, config: TrainConfig, data: dict[str, np.ndarray],
+                 best_val_acc: float) -> None:
+    """Save a trained model with what made it: its config, a hash of its training data, its val accuracy."""
+    save_model(path, model, {
+        "train_config": dataclasses.asdict(config),
+        "train_data_sha256": data_fingerprint(data["X_train"], data["y_train"]),
+        "best_val_acc": best_val_acc,
+    })
 
 
 def load_solver_data(prepared_dir: str | Path) -> dict[str, np.ndarray]:

@@ -1,7 +1,6 @@
 """Stage search: train every grid point of params.yaml:search in parallel; save the best model."""
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -12,9 +11,8 @@ from tqdm import tqdm  # noqa: E402
 from pipeline.cli import run_stage, stage_parser  # noqa: E402
 from pipeline.fileio import write_csv, write_json  # noqa: E402
 from pipeline.params import read_params  # noqa: E402
-from pipeline.persistence import data_fingerprint, save_model  # noqa: E402
 from pipeline.search import SearchParams, best_trial, resolve_workers, run_search  # noqa: E402
-from pipeline.training import build_model, load_solver_data  # noqa: E402
+from pipeline.training import build_model, load_solver_data, save_trained  # noqa: E402
 
 
 def main(args) -> None:
@@ -37,11 +35,7 @@ def main(args) -> None:
     model = build_model(best_config, data["X_train"])
     for k, v in best.params.items():
         model.params[k][...] = v
-    save_model(args.model, model, {
-        "train_config": dataclasses.asdict(best_config),
-        "train_data_sha256": data_fingerprint(data["X_train"], data["y_train"]),
-        "best_val_acc": best.best_val_acc,
-    })
+    save_trained(args.model, model, best_config, data, best.best_val_acc)
     rows = [t.row() for t in trials]
     header = list(rows[0])
     write_csv(args.results, header, [[r[h] for h in header] for r in rows])

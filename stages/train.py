@@ -1,7 +1,6 @@
 """Stage train: train the network of params.yaml:train and save it with its metrics and histories."""
 from __future__ import annotations
 
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -10,8 +9,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pipeline.cli import run_stage, stage_parser  # noqa: E402
 from pipeline.fileio import write_csv, write_json  # noqa: E402
 from pipeline.params import read_params  # noqa: E402
-from pipeline.persistence import data_fingerprint, save_model  # noqa: E402
-from pipeline.training import TrainConfig, history_rows, load_solver_data, train  # noqa: E402
+from pipeline.training import TrainConfig, history_rows, load_solver_data, save_trained, train  # noqa: E402
 
 
 def main(args) -> None:
@@ -20,11 +18,7 @@ def main(args) -> None:
     print(f"train: {data['X_train'].shape[0]} train / {data['X_val'].shape[0]} val images; {config}")
     result = train(config, data)
     solver = result.solver
-    save_model(args.model, result.model, {
-        "train_config": dataclasses.asdict(config),
-        "train_data_sha256": data_fingerprint(data["X_train"], data["y_train"]),
-        "best_val_acc": solver.best_val_acc,
-    })
+    save_trained(args.model, result.model, config, data, solver.best_val_acc)
     write_json(args.metrics, result.metrics())
     epochs, iterations = history_rows(solver)
     write_csv(Path(args.plots) / "epochs.csv", ["epoch", "loss", "train_acc", "val_acc", "lr"], epochs)

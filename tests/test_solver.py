@@ -9,18 +9,9 @@ import pytest
 from pipeline.model import TwoLayerNet
 from pipeline.preprocess import Preprocessor
 from pipeline.solver import Solver, TrainingDiverged
+from synthetic import block_images
 
 PARAMS = ("W1", "b1", "W2", "b2")
-
-
-def block_images(n: int, rng: np.random.Generator, num_classes: int = 4, dim: int = 64):
-    """uint8 'images' whose class k lights up the k-th block of dim // num_classes pixels, over noise."""
-    y = rng.integers(0, num_classes, n)
-    X = rng.integers(0, 80, (n, dim))
-    width = dim // num_classes
-    for k in range(num_classes):
-        X[y == k, k * width : (k + 1) * width] += 150
-    return X.astype(np.uint8), y
 
 
 @pytest.fixture

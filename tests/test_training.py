@@ -7,19 +7,10 @@ import numpy as np
 import pytest
 
 from pipeline.training import TrainConfig, TrainResult, build_model, train
+from synthetic import block_images
 
 METRIC_KEYS = {"final_train_acc", "final_val_acc", "best_val_acc", "best_epoch", "train_acc_at_best",
                "final_loss", "epochs", "iterations"}
-
-
-def block_images(n: int, rng: np.random.Generator, num_classes: int = 4, dim: int = 64):
-    """uint8 'images' whose class k lights up the k-th block of pixels, over noise."""
-    y = rng.integers(0, num_classes, n)
-    X = rng.integers(0, 80, (n, dim))
-    width = dim // num_classes
-    for k in range(num_classes):
-        X[y == k, k * width : (k + 1) * width] += 150
-    return X.astype(np.uint8), y
 
 
 @pytest.fixture(scope="module")
