@@ -38,9 +38,16 @@ def affine_backward(
     return dx, dw, db
 
 
-def relu_forward(x: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """out = max(x, 0); `out=x` makes it in place. The cache is the output: its sign is the mask."""
-    out = np.maximum(x, 0, out=out)
+def relu_forward(
+    x: np.ndarray, out: np.ndarray | None = None, zeros: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """out = max(x, 0); `out=x` makes it in place. The cache is the output: its sign is the mask.
+
+    `zeros`, an all-zero array shaped like `x` (any scratch buffer the caller just filled with 0),
+    is an optional speed-up: np.maximum against a full array takes numpy's SIMD loop, ~5-8x faster
+    than against the scalar 0 (whose stride-0 operand falls back to a scalar loop). Same result.
+    """
+    out = np.maximum(x, 0 if zeros is None else zeros, out=out)
     return out, out
 
 
@@ -55,19 +62,36 @@ def softmax_loss(scores: np.ndarray, y: np.ndarray, inplace: bool = False) -> tu
 
     Numerically stable (shifted by the row maximum). With `inplace=True`, `scores` is overwritten
     by dscores, saving two (N, C) allocations per call.
+
+    Works on any memory layout; the model hands it a class-major (Fortran-ordered) view, for which
+    the row reductions over C classes run as vectorised reductions over contiguous columns.
     """
     n = scores.shape[0]
     probs = scores if inplace else scores.copy()
-    probs -= probs.max(axis=1, keepdims=True)
-    rows = np.arange(n)
-    correct = probs[rows, y].astype(np.float64)
+    probs -= np.maximum.reduce(probs, axis=1, keepdims=True)
+    rows = _rows(n)
+    correct = probs[rows, y]
     np.exp(probs, out=probs)
-    sums = probs.sum(axis=1, keepdims=True)
-    loss = float(np.mean(np.log(sums[:, 0], dtype=np.float64) - correct))
+    sums = np.add.reduce(probs, axis=1, keepdims=True)
+    loss = float(np.mean(np.log(sums[:, 0], dtype=np.float64) - correct.astype(np.float64)))
     probs /= sums
     probs[rows, y] -= 1
     probs /= n
     return loss, probs
+
+
+_ROWS: dict[int, np.ndarray] = {}
+
+
+def _rows(n: int) -> np.ndarray:
+    """np.arange(n), cached read-only (the training loop asks for the same n every iteration)."""
+    rows = _ROWS.get(n)
+    if rows is None:
+        if len(_ROWS) >= 8:
+            _ROWS.clear()
+        rows = _ROWS[n] = np.arange(n)
+        rows.flags.writeable = False
+    return rows
 
 
 def l2_forward(weights: Sequence[np.ndarray], reg: float) -> tuple[float, tuple[Sequence[np.ndarray], float]]:
