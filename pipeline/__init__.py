@@ -10,8 +10,11 @@ Modules, one job each:
   optim       SGD, momentum, Nesterov, Adam
   schedules   learning-rate schedules
   solver      minibatch training loop
+  training    TrainConfig (params.yaml:train) -> a trained model
   persistence model save/load (.npz + JSON metadata)
   search      parallel hyperparameter grid search
   evaluate    test accuracy, per-class accuracy, confusion matrix
-  plotting    matplotlib figures
+  plotting    matplotlib figures; figures composes them for the plot stage
+  cli         what every stage script shares
+  check_repro rerun the pipeline in a fresh clone and compare with what is committed
 """

@@ -21,7 +21,7 @@ FIGURES = ("training_curves", "w1_tiles", "w2_tiles", "confusion_best", "misclas
 class PlotParams:
     """params.yaml:plot."""
 
-    max_misclassified: int = param(integer(0, 400), 36, "misclassified test digits shown")
+    max_misclassified: int = param(integer(1, 400), 36, "misclassified test digits shown (at most)")
 
 
 def _floats(column: list[str]) -> np.ndarray:
@@ -71,10 +71,9 @@ def make_figures(
     images, labels = load_prepared(test_split)
     if labels.shape[0] != actual.shape[0] or not np.array_equal(labels, actual):
         raise ValueError(f"{confusion_csv}: its 'actual' column does not match {test_split}; re-run evaluate")
-    wrong = np.flatnonzero(actual != predicted)[: params.max_misclassified]
+    wrong = np.flatnonzero(actual != predicted)
     plotting.plot_misclassified(images[wrong], actual[wrong], predicted[wrong], paths["misclassified_best"],
-                                max_images=params.max_misclassified,
-                                title=f"Misclassified test digits, {label}: first {len(wrong)} of {int((actual != predicted).sum())}")
+                                max_images=params.max_misclassified, title=f"Misclassified test digits, {label}")
     plotting.plot_search_results(read_search_results(search_results), paths["search_results"],
                                  title="Grid search: best validation accuracy (%)")
     return list(paths.values())
