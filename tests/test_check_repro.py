@@ -5,24 +5,28 @@ import json
 
 import yaml
 
-from pipeline.check_repro import compare, compare_metric, format_table
+from pipeline.check_repro import Tolerances, compare, compare_metric, format_table
 
 
 def test_identical_values_are_identical():
-    assert compare_metric("m.json:best_val_acc", 0.97, 0.97, 0.003, 0.05).verdict == "identical"
+    assert compare_metric("m.json:best_val_acc", 0.97, 0.97).verdict == "identical"
 
 
 def test_accuracy_within_and_outside_tolerance():
-    assert compare_metric("m.json:test_acc", 0.9700, 0.9725, 0.003, 0.05).verdict == "within"
-    assert compare_metric("m.json:test_acc", 0.9700, 0.9740, 0.003, 0.05).verdict == "DIFFERS"
-    assert compare_metric("m.json:best.per_class_acc.3", 0.95, 0.90, 0.003, 0.05).failed
+    assert compare_metric("m.json:test_acc", 0.9700, 0.9725).verdict == "within"
+    assert compare_metric("m.json:test_acc", 0.9700, 0.9740).verdict == "DIFFERS"
+    assert compare_metric("m.json:best.per_class_acc.3", 0.95, 0.90).failed
+    assert compare_metric("m.json:best.per_class_acc.3", 0.950, 0.945).verdict == "within"
+    assert compare_metric("m.json:best.test_acc", 0.950, 0.945).verdict == "DIFFERS"
+    assert compare_metric("m.json:test_acc", 0.97, 0.98, Tolerances(acc=0.02)).verdict == "within"
 
 
 def test_loss_is_relative_and_counts_are_exact():
-    assert compare_metric("m.json:final_loss", 0.100, 0.104, 0.003, 0.05).verdict == "within"
-    assert compare_metric("m.json:final_loss", 0.100, 0.120, 0.003, 0.05).verdict == "DIFFERS"
-    assert compare_metric("m.json:epochs", 10, 11, 0.003, 0.05).verdict == "DIFFERS"
-    assert compare_metric("m.json:best_epoch", 9, 10, 0.003, 0.05).verdict == "info"
+    assert compare_metric("m.json:final_loss", 0.100, 0.104).verdict == "within"
+    assert compare_metric("m.json:final_loss", 0.100, 0.120).verdict == "DIFFERS"
+    assert compare_metric("m.json:epochs", 10, 11).verdict == "DIFFERS"
+    assert compare_metric("m.json:best_epoch", 9, 10).verdict == "info"
+    assert compare_metric("m.json:best_params.reg", 0.01, 0.001).verdict == "info"
 
 
 def _write(root, lock_md5, acc):
@@ -38,7 +42,7 @@ def test_compare_reports_hashes_and_metrics(tmp_path):
     old, new = tmp_path / "old", tmp_path / "new"
     _write(old, "aaaa", 0.970)
     _write(new, "bbbb", 0.971)
-    rows, identical = compare(old, new, ["train"], 0.003, 0.05)
+    rows, identical = compare(old, new, ["train"])
     assert not identical
     verdicts = {r.what: r.verdict for r in rows}
     assert verdicts == {"train: models/model.npz (md5)": "differs",
