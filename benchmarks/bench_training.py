@@ -46,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from pipeline.data.split import load_prepared  # noqa: E402
 from pipeline.model import TwoLayerNet  # noqa: E402
 from pipeline.preprocess import Preprocessor  # noqa: E402
 from pipeline.solver import Solver  # noqa: E402
@@ -71,12 +72,7 @@ def load_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, str]:
     """Training images and labels (the first `train_size`), and a description of where from."""
     if args.data:
         path = Path(args.data) / "train.npz"
-        if not path.exists():
-            raise SystemExit(f"--data {args.data}: {path} does not exist (run the prepare stage first)")
-        with np.load(path) as z:
-            images, labels = np.ascontiguousarray(z["images"]), np.ascontiguousarray(z["labels"])
-        if images.dtype != np.uint8 or images.ndim != 2:
-            raise SystemExit(f"{path}: images must be uint8 (N, D), got {images.dtype} {images.shape}")
+        images, labels = load_prepared(path)  # validates dtype, shape and labels, naming the file
         n = min(args.train_size, images.shape[0])
         return images[:n], labels[:n], f"{path} (first {n} images)"
     images, labels = synthetic(args.train_size, args.seed)
@@ -216,8 +212,7 @@ def rss_child(hidden: int, dtype: str, train_size: int, args: argparse.Namespace
         images, labels, _ = load_data(args)
         val_path = Path(args.data) / "val.npz"
         if val_path.exists():
-            with np.load(val_path) as z:
-                vi, vl = z["images"], z["labels"]
+            vi, vl = load_prepared(val_path)
         else:
             vi, vl = images[-FULL_VAL:], labels[-FULL_VAL:]
     else:
