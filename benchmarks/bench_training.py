@@ -72,6 +72,8 @@ def load_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, str]:
     """Training images and labels (the first `train_size`), and a description of where from."""
     if args.data:
         path = Path(args.data) / "train.npz"
+        if not path.exists():
+            raise SystemExit(f"--data {args.data}: {path} does not exist (run the split stage first)")
         images, labels = load_prepared(path)  # validates dtype, shape and labels, naming the file
         n = min(args.train_size, images.shape[0])
         return images[:n], labels[:n], f"{path} (first {n} images)"
