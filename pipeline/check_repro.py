@@ -1,6 +1,7 @@
 """Reproduction check: rerun the pipeline in a fresh clone and compare with what is committed.
 
     python -m pipeline.check_repro [--ref HEAD] [--stages train ...] [--acc-tolerance 0.003]
+    python -m pipeline.check_repro --workspace   # after your own `dvc repro`: compare it with HEAD
 
 Clones `--ref` into a temporary folder, runs `dvc repro` there (the whole pipeline, or only the
 named stages and what they need), then compares, stage by stage, the output hashes in the new
@@ -17,6 +18,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -127,46 +129,21 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
     subprocess.run(cmd, cwd=cwd, env=env, check=True)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--ref", default="HEAD", help="commit to reproduce")
-    parser.add_argument("--repo", default=str(ROOT), help="repository to clone")
-    parser.add_argument("--stages", nargs="*", default=None,
-                        help="reproduce only these stages and their upstream; every stage when omitted")
-    parser.add_argument("--acc-tolerance", type=float, default=Tolerances.acc, help="absolute, for accuracies")
-    parser.add_argument("--class-acc-tolerance", type=float, default=Tolerances.class_acc,
-                        help="absolute, for per-class accuracies")
-    parser.add_argument("--loss-tolerance", type=float, default=Tolerances.loss, help="relative, for losses")
-    parser.add_argument("--strict", action="store_true", help="fail unless every output hash is identical")
-    parser.add_argument("--keep", action="store_true", help="keep the clone and print where it is")
-    args = parser.parse_args(argv)
+def save_committed(repo: Path, ref: str, out: Path) -> list[str]:
+    """Write `ref`'s dvc.lock and every stage's metrics files into `out`; return the stage names."""
+    def show(path: str) -> bytes:
+        return subprocess.run(["git", "show", f"{ref}:{path}"], cwd=repo, check=True, capture_output=True).stdout
 
-    env = dict(os.environ, DVC_NO_ANALYTICS="1")
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    tmp = Path(tempfile.mkdtemp(prefix="check-repro-"))
-    clone = tmp / "repo"
-    try:
-        run(["git", "clone", "--quiet", "--no-checkout", args.repo, str(clone)], tmp, env)
-        run(["git", "checkout", "--quiet", args.ref], clone, env)
-        committed = tmp / "committed"
-        committed.mkdir()
-        (committed / "dvc.lock").write_bytes((clone / "dvc.lock").read_bytes())
-        dvc_yaml = yaml.safe_load((clone / "dvc.yaml").read_text())
-        all_stages = list(dvc_yaml["stages"])
-        for stage in all_stages:
-            for f in _metric_files(dvc_yaml, stage):
-                (committed / f).parent.mkdir(parents=True, exist_ok=True)
-                (committed / f).write_bytes((clone / f).read_bytes())
-        run([sys.executable, "-m", "dvc", "repro", "--force", *(args.stages or [])], clone, env)
-        stages = all_stages if not args.stages else _upstream(clone, args.stages, all_stages, env)
-        tol = Tolerances(args.acc_tolerance, args.class_acc_tolerance, args.loss_tolerance)
-        rows, identical = compare(committed, clone, stages, tol)
-    finally:
-        if args.keep:
-            print(f"clone kept in {clone}")
-        else:
-            subprocess.run(["rm", "-rf", str(tmp)], check=False)
+    dvc_yaml = yaml.safe_load(show("dvc.yaml"))
+    stages = list(dvc_yaml["stages"])
+    for path in ["dvc.lock"] + [f for stage in stages for f in _metric_files(dvc_yaml, stage)]:
+        (out / path).parent.mkdir(parents=True, exist_ok=True)
+        (out / path).write_bytes(show(path))
+    return stages
+
+
+def verdict(rows: list[Row], identical: bool, stages: list[str], strict: bool) -> int:
+    """Print the table and the conclusion; return the exit code."""
     print()
     print(format_table(rows))
     failed = [r for r in rows if r.failed]
@@ -177,11 +154,54 @@ def main(argv: list[str] | None = None) -> int:
     if identical:
         print(f"bit-identical: every output of {', '.join(stages)} has the committed hash")
         return 0
-    if args.strict:
+    if strict:
         print("FAILED (--strict): some output hashes differ from the committed dvc.lock")
         return 1
     print("reproduced within tolerance: hashes differ (other arithmetic: BLAS kernels, CPU), metrics agree")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--ref", default="HEAD", help="commit to reproduce")
+    parser.add_argument("--repo", default=str(ROOT), help="repository to clone")
+    parser.add_argument("--stages", nargs="*", default=None,
+                        help="reproduce only these stages and their upstream; every stage when omitted")
+    parser.add_argument("--workspace", action="store_true",
+                        help="no clone, no rerun: compare --repo's working tree (after your own dvc repro) "
+                             "with --ref's committed dvc.lock and metrics")
+    parser.add_argument("--acc-tolerance", type=float, default=Tolerances.acc, help="absolute, for accuracies")
+    parser.add_argument("--class-acc-tolerance", type=float, default=Tolerances.class_acc,
+                        help="absolute, for per-class accuracies")
+    parser.add_argument("--loss-tolerance", type=float, default=Tolerances.loss, help="relative, for losses")
+    parser.add_argument("--strict", action="store_true", help="fail unless every output hash is identical")
+    parser.add_argument("--keep", action="store_true", help="keep the clone and print where it is")
+    args = parser.parse_args(argv)
+    tol = Tolerances(args.acc_tolerance, args.class_acc_tolerance, args.loss_tolerance)
+
+    env = dict(os.environ, DVC_NO_ANALYTICS="1")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    tmp = Path(tempfile.mkdtemp(prefix="check-repro-"))
+    committed = tmp / "committed"
+    try:
+        if args.workspace:
+            workdir = Path(args.repo)
+            stages = save_committed(workdir, args.ref, committed)
+        else:
+            workdir = tmp / "repo"
+            run(["git", "clone", "--quiet", "--no-checkout", args.repo, str(workdir)], tmp, env)
+            run(["git", "checkout", "--quiet", args.ref], workdir, env)
+            all_stages = save_committed(workdir, "HEAD", committed)
+            run([sys.executable, "-m", "dvc", "repro", "--force", *(args.stages or [])], workdir, env)
+            stages = all_stages if not args.stages else _upstream(workdir, args.stages, all_stages, env)
+        rows, identical = compare(committed, workdir, stages, tol)
+    finally:
+        if args.keep and not args.workspace:
+            print(f"clone kept in {tmp / 'repo'}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return verdict(rows, identical, stages, args.strict)
 
 
 def _upstream(clone: Path, targets: list[str], all_stages: list[str], env: dict[str, str]) -> list[str]:

@@ -93,9 +93,15 @@ def test_check_repro_passes_on_committed_outputs_and_fails_on_tampered_metrics(r
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "bit-identical" in ok.stdout and "metrics/train.json:best_val_acc" in ok.stdout
 
+    workspace = [sys.executable, "-m", "pipeline.check_repro", "--repo", str(repo.path), "--workspace"]
+    same = subprocess.run(workspace, cwd=ROOT, env=repo.env, capture_output=True, text=True)
+    assert same.returncode == 0 and "bit-identical" in same.stdout, same.stdout + same.stderr
+
     metrics = json.loads(repo.read("metrics/train.json"))
     metrics["best_val_acc"] -= 0.05
     (repo.path / "metrics/train.json").write_text(json.dumps(metrics))
+    moved = subprocess.run(workspace, cwd=ROOT, env=repo.env, capture_output=True, text=True)
+    assert moved.returncode == 1 and "metrics/train.json:best_val_acc" in moved.stdout
     repo.git("commit", "-qam", "tampered")
     bad = subprocess.run(check, cwd=ROOT, env=repo.env, capture_output=True, text=True)
     assert bad.returncode == 1 and "FAILED" in bad.stdout and "DIFFERS" in bad.stdout
