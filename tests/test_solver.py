@@ -31,7 +31,8 @@ def test_loss_falls_and_val_acc_rises(blocks):
     solver = Solver(model, blocks, update_rule="adam", optim_config={"learning_rate": 1e-2},
                     batch_size=20, num_epochs=5, verbose=False, progress=False)
     solver.train()
-    loss = solver.loss_history
+    loss = np.array(solver.loss_history)
+    assert isinstance(solver.loss_history, list)
     assert np.all(np.isfinite(loss))
     assert loss[-10:].mean() < 0.5 * loss[:10].mean()
     assert solver.val_acc_history[-1] > solver.val_acc_history[0]
@@ -141,7 +142,7 @@ def test_same_seed_same_training(blocks):
         return s
 
     a, b, c = run(3), run(3), run(4)
-    assert a.loss_history.tobytes() == b.loss_history.tobytes()
+    assert a.loss_history == b.loss_history
     for k in PARAMS:
         assert a.model.params[k].tobytes() == b.model.params[k].tobytes()
     assert not np.array_equal(a.loss_history, c.loss_history)  # another minibatch order
