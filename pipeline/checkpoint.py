@@ -38,7 +38,10 @@ def load_checkpoint(path: str | os.PathLike, solver: Solver) -> dict[str, Any]:
     try:
         arrays = load_npz(path, required={_META: f"the {FORMAT} header"})
     except ValueError as exc:
-        raise ValueError(f"{path}: not a solver checkpoint ({FORMAT} .npz written by save_checkpoint): {exc}") from exc
+        # numpy's own reason (a bad zip, or advice to unpickle) stays in the chained traceback only
+        why = "" if exc.__cause__ is not None else f": {str(exc).removeprefix(f'{path}: ')}"
+        raise ValueError(f"{path}: not a solver checkpoint (expected a {FORMAT} .npz written by "
+                         f"save_checkpoint){why}") from exc
     header = arrays.pop(_META)
     try:
         info = json.loads(str(header[()])) if header.ndim == 0 else None
