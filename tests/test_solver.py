@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 
 from pipeline.model import TwoLayerNet
+from pipeline.optim import SGD
 from pipeline.preprocess import Preprocessor
+from pipeline.schedules import Cosine, Step
 from pipeline.solver import Solver, TrainingDiverged
 from synthetic import block_images
 
@@ -61,8 +63,7 @@ def test_best_validation_parameters_are_kept(blocks):
         if m:  # logged when the accuracy of that epoch is measured: the parameters are that epoch's
             snapshots[int(m.group(1))] = {k: v.copy() for k, v in model.params.items()}
 
-    solver = Solver(model, blocks, update_rule="sgd", optim_config={"learning_rate": 0.5},
-                    schedule="step", schedule_config={"step_size": 3, "gamma": 100.0},
+    solver = Solver(model, blocks, optimizer=SGD(), schedule=Step(0.5, step_size=3, gamma=100.0),
                     batch_size=20, num_epochs=6, verbose=True, progress=False, print_every=10**6, log=log)
     with np.errstate(all="ignore"):
         solver.train()
@@ -124,12 +125,10 @@ def test_lr_history_follows_lr_decay(blocks):
 
 
 def test_lr_history_with_step_and_cosine_schedules(blocks):
-    step = Solver(small_model(), blocks, optim_config={"learning_rate": 0.2}, schedule="step",
-                  schedule_config={"step_size": 2, "gamma": 0.5}, batch_size=100, num_epochs=4,
+    step = Solver(small_model(), blocks, schedule=Step(0.2, step_size=2, gamma=0.5), batch_size=100, num_epochs=4,
                   verbose=False, progress=False).train()
     assert step.lr_history == pytest.approx([0.2, 0.2, 0.1, 0.1], rel=1e-12)
-    cos = Solver(small_model(), blocks, optim_config={"learning_rate": 0.2}, schedule="cosine",
-                 schedule_config={"lr_min": 0.0}, batch_size=100, num_epochs=2,
+    cos = Solver(small_model(), blocks, schedule=Cosine(0.2, num_epochs=2, lr_min=0.0), batch_size=100, num_epochs=2,
                  verbose=False, progress=False).train()
     assert cos.lr_history == pytest.approx([0.2, 0.1], rel=1e-12)
 
@@ -175,8 +174,7 @@ def test_diverged_reports_the_scheduled_lr():
     y = rng.integers(0, 10, 50)
     model = TwoLayerNet(784, 100, 10, weight_scale=1.0, dtype=np.float32, preprocessor=Preprocessor("raw"))
     solver = Solver(model, {"X_train": X, "y_train": y, "X_val": X, "y_val": y},
-                    update_rule="sgd", optim_config={"learning_rate": 1e-12},
-                    schedule="step", schedule_config={"step_size": 1, "gamma": 1e18},
+                    update_rule="sgd", schedule=Step(1e-12, step_size=1, gamma=1e18),
                     batch_size=25, num_epochs=3, verbose=False, progress=False)
     with np.errstate(all="ignore"), pytest.raises(TrainingDiverged) as info:
         solver.train()
@@ -243,8 +241,7 @@ def test_augment_must_keep_shape_and_dtype(blocks):
 def test_patience_stops_early_and_restores_best(blocks):
     """A learning rate multiplied by 100 after epoch 2 wrecks the model: patience 2 stops 2 epochs after the best."""
     model = small_model()
-    solver = Solver(model, blocks, update_rule="sgd", optim_config={"learning_rate": 0.5},
-                    schedule="step", schedule_config={"step_size": 3, "gamma": 100.0},
+    solver = Solver(model, blocks, optimizer=SGD(), schedule=Step(0.5, step_size=3, gamma=100.0),
                     batch_size=20, num_epochs=12, verbose=False, progress=False, patience=2)
     with np.errstate(all="ignore"):
         solver.train()
