@@ -14,6 +14,18 @@ import numpy as np
 UPDATE_RULES = ("sgd", "momentum", "nesterov", "adam")  # the choices of params.yaml's update_rule
 
 
+def checked_array(state: dict[str, np.ndarray], key: str, shape: tuple[int, ...], dtype: Any, what: str) -> np.ndarray:
+    """state[key], checked for presence, shape and (when given) dtype; ValueError names the key."""
+    if key not in state:
+        raise ValueError(f"{what}: missing array {key!r}")
+    a = np.asarray(state[key])
+    if a.shape != tuple(shape):
+        raise ValueError(f"{what}: array {key!r} has shape {a.shape}, expected {tuple(shape)}")
+    if dtype is not None and a.dtype != dtype:
+        raise ValueError(f"{what}: array {key!r} has dtype {a.dtype}, expected {np.dtype(dtype)}")
+    return a
+
+
 class Optimizer:
     """Base class: `step` updates every array of `params` in place from `grads`.
 
@@ -140,18 +152,6 @@ class Adam(Optimizer):
         np.divide(m, s, out=s)
         s *= lr_t
         w -= s
-
-
-def checked_array(state: dict[str, np.ndarray], key: str, shape: tuple[int, ...], dtype: Any, what: str) -> np.ndarray:
-    """state[key], checked for presence, shape and (when given) dtype; ValueError names the key."""
-    if key not in state:
-        raise ValueError(f"{what}: missing array {key!r}")
-    a = np.asarray(state[key])
-    if a.shape != tuple(shape):
-        raise ValueError(f"{what}: array {key!r} has shape {a.shape}, expected {tuple(shape)}")
-    if dtype is not None and a.dtype != dtype:
-        raise ValueError(f"{what}: array {key!r} has dtype {a.dtype}, expected {np.dtype(dtype)}")
-    return a
 
 
 class Nesterov(Momentum):

@@ -230,7 +230,7 @@ class Solver:
                     bar.close()
                     raise TrainingDiverged(it + 1, lr, loss)
                 self.optimizer.step(model.params, g, lr)
-                self.loss_history.append(loss)
+                self.loss_history.append(float(loss))
                 it += 1
                 if self.verbose and not self.progress and (it - 1) % self.print_every == 0:
                     self.log(f"(Iteration {it} / {total}) loss: {loss:f}")
