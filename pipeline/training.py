@@ -90,6 +90,27 @@ def build_model(config: TrainConfig, train_images: np.ndarray) -> TwoLayerNet:
     )
 
 
+def build_solver(
+    config: TrainConfig,
+    data: dict[str, np.ndarray],
+    verbose: bool = True,
+    progress: bool | None = None,
+    log: Callable[[str], None] = print,
+    **hooks: Any,
+) -> Solver:
+    """A fresh model for `config` and its Solver, not yet trained (`hooks`: the Solver's augment, patience,
+    checkpoint_name, ...). Use it to train in steps: `solver.train(until_epoch=k)`, checkpoints."""
+    settings = dataclasses.asdict(config)  # the optimizer and the schedule each take their keys by name
+    return Solver(
+        build_model(config, data["X_train"]), data,
+        optimizer=optimizer_from(config.update_rule, settings),
+        schedule=schedule_from(config.schedule, settings),
+        batch_size=config.batch_size, num_epochs=config.num_epochs,
+        num_train_samples=config.train_acc_samples,
+        verbose=verbose, progress=progress, seed=config.seed, log=log, **hooks,
+    )
+
+
 def train(
     config: TrainConfig,
     data: dict[str, np.ndarray],
@@ -98,19 +119,10 @@ def train(
     log: Callable[[str], None] = print,
 ) -> TrainResult:
     """Train a model for `config` on `data` (uint8 X_train/X_val with labels y_train/y_val)."""
-    model = build_model(config, data["X_train"])
-    settings = dataclasses.asdict(config)  # each object takes the keys it needs, by name
-    solver = Solver(
-        model, data,
-        optimizer=optimizer_from(config.update_rule, settings),
-        schedule=schedule_from(config.schedule, settings),
-        batch_size=config.batch_size, num_epochs=config.num_epochs,
-        num_train_samples=config.train_acc_samples,
-        verbose=verbose, progress=progress, seed=config.seed, log=log,
-    )
+    solver = build_solver(config, data, verbose=verbose, progress=progress, log=log)
     start = time.perf_counter()
     solver.train()
-    return TrainResult(model, solver, time.perf_counter() - start)
+    return TrainResult(solver.model, solver, time.perf_counter() - start)
 
 
 def save_trained(path: str | Path, model: TwoLayerNet, config: TrainConfig, data: dict[str, np.ndarray],
