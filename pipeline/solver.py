@@ -299,35 +299,36 @@ class Solver:
         Raises ValueError naming the first missing, unexpected or wrong-shaped array; nothing is
         changed unless the whole state is valid.
         """
-        params = self.model.params
-        epoch = int(checked_array(state, "epoch", (), None, "solver state"))
+        params, what = self.model.params, "solver state"
+        epoch = int(checked_array(state, "epoch", (), None, what))
         if not 0 <= epoch <= self.num_epochs:
-            raise ValueError(f"solver state: epoch {epoch} is outside 0..num_epochs ({self.num_epochs})")
+            raise ValueError(f"{what}: epoch {epoch} is outside 0..num_epochs ({self.num_epochs})")
         # Accuracies: epoch 0's, then one per epoch; at epoch 0 they may not be measured yet.
         measured = epoch > 0 or np.size(state.get("history/val_acc", ())) > 0
         n_acc = epoch + 1 if measured else 0
         lengths = {"loss": epoch * self.iterations_per_epoch, "train_acc": n_acc, "val_acc": n_acc, "lr": epoch}
-        histories = {name: checked_array(state, f"history/{name}", (n,), np.float64, "solver state")
+        histories = {name: checked_array(state, f"history/{name}", (n,), np.float64, what)
                      for name, n in lengths.items()}
-        new_params = {k: checked_array(state, f"params/{k}", w.shape, w.dtype, "solver state") for k, w in params.items()}
-        has_best = any(k.startswith("best/") for k in state)
-        best = {k: checked_array(state, f"best/{k}", w.shape, w.dtype, "solver state") for k, w in params.items()} if has_best else {}
+        new_params = {k: checked_array(state, f"params/{k}", w.shape, w.dtype, what) for k, w in params.items()}
+        best = {}
+        if any(k.startswith("best/") for k in state):  # none before the epoch-0 accuracy is measured
+            best = {k: checked_array(state, f"best/{k}", w.shape, w.dtype, what) for k, w in params.items()}
         rngs = {}
         for name in ("shuffle", "augment"):
-            raw = checked_array(state, f"rng/{name}", (), None, "solver state")
+            raw = checked_array(state, f"rng/{name}", (), None, what)
             try:
                 rngs[name] = json.loads(str(raw[()]))
-                np.random.default_rng().bit_generator.state = rngs[name]
+                type(self.rng.bit_generator)(0).state = rngs[name]  # validates it on a throwaway generator
             except (ValueError, TypeError, KeyError) as exc:
-                raise ValueError(f"solver state: array 'rng/{name}' is not a generator state ({exc})") from exc
-        scalars = {k: checked_array(state, k, (), None, "solver state") for k in ("best_val_acc", "best_epoch", "stopped_early")}
+                raise ValueError(f"{what}: array 'rng/{name}' is not a generator state ({exc})") from exc
+        scalars = {k: checked_array(state, k, (), None, what) for k in ("best_val_acc", "best_epoch", "stopped_early")}
         known = {f"params/{k}" for k in params} | {f"best/{k}" for k in best} | {f"history/{n}" for n in lengths} \
             | {"rng/shuffle", "rng/augment", "epoch", *scalars}
         extra = sorted(k for k in state if k not in known and not k.startswith("optim/"))
         if extra:
-            raise ValueError(f"solver state: unexpected array(s) {', '.join(extra)}")
-        self.optimizer.load_state_dict({k[len("optim/"):]: v for k, v in state.items() if k.startswith("optim/")},
-                                       params)
+            raise ValueError(f"{what}: unexpected array(s) {', '.join(extra)}")
+        optim_state = {k.removeprefix("optim/"): v for k, v in state.items() if k.startswith("optim/")}
+        self.optimizer.load_state_dict(optim_state, params)
         for k, w in params.items():
             np.copyto(w, new_params[k])
         self.best_params = {k: v.copy() for k, v in best.items()}

@@ -286,7 +286,8 @@ def test_given_params_with_agreeing_dtype_argument():
 
 
 @pytest.mark.parametrize("name, value, message", [
-    ("W1", np.zeros((784, 17)), r"params\['W1'\] has shape \(784, 17\); expected \(input_dim, hidden_dim\) = \(784, 16\)"),
+    ("W1", np.zeros((784, 17)),
+     r"params\['W1'\] has shape \(784, 17\); expected \(input_dim, hidden_dim\) = \(784, 16\)"),
     ("b1", np.zeros((1, 16)), r"params\['b1'\] has shape \(1, 16\); expected \(hidden_dim,\) = \(16,\)"),
     ("W2", np.zeros((16, 9)), r"params\['W2'\] has shape \(16, 9\); expected \(hidden_dim, num_classes\)"),
     ("b2", np.zeros(10, np.float32), r"params\['b2'\] has dtype float32; expected float64"),

@@ -125,7 +125,8 @@ def test_make_optimizer_rules():
 
 
 def test_make_optimizer_rejects_unknown_rule():
-    with pytest.raises(ValueError, match="'adagrad' is not one of sgd, momentum, sgd_momentum, nesterov, adam, rmsprop"):
+    rules = "sgd, momentum, sgd_momentum, nesterov, adam, rmsprop"
+    with pytest.raises(ValueError, match=f"'adagrad' is not one of {rules}"):
         make_optimizer("adagrad")
 
 
