@@ -1,14 +1,9 @@
 """Stage plot: render the figures (training curves, weights, confusion, mistakes, search) as PNGs."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pipeline.cli import run_stage, stage_parser  # noqa: E402
-from pipeline.figures import PlotParams, make_figures  # noqa: E402
-from pipeline.params import load_section  # noqa: E402
+from pipeline.cli import run_stage, stage_parser
+from pipeline.figures import PlotParams, make_figures
+from pipeline.params import load_section
 
 
 def main(args) -> None:
