@@ -42,8 +42,10 @@ def title(heading: str, settings: str, width_inches: float) -> str:
     """
     width = max(20, int(width_inches * CHARS_PER_INCH))
     lines: list[str] = []
-    for part in settings.split(", ") if settings else []:
-        if lines and len(lines[-1]) + 2 + len(part) <= width:
+    parts = settings.split(", ") if settings else []
+    for i, part in enumerate(parts):
+        comma = 1 if i + 1 < len(parts) else 0  # a line that is not the last ends with ","
+        if lines and len(lines[-1]) + 2 + len(part) + comma <= width:
             lines[-1] += ", " + part
         else:
             if lines:

@@ -26,7 +26,7 @@ def test_title_wraps_settings_to_the_figure_width() -> None:
     text = title("Heading", settings, width_inches=5.0)
     lines = text.split("\n")
     assert lines[0] == "Heading" and len(lines) > 2
-    assert all(len(line) <= 40 for line in lines[1:])
+    assert all(len(line) <= 40 for line in lines[1:]) and max(len(line) for line in lines[1:]) >= 35
     assert " ".join(lines[1:]) == settings
     # A setting is never split across lines.
     assert title("H", "H=16, lr=0.001, reg=0.01, 20 epochs", 2.0) == "H\nH=16, lr=0.001,\nreg=0.01, 20 epochs"
