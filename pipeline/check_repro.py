@@ -190,6 +190,8 @@ def main(argv: list[str] | None = None) -> int:
             stages = save_committed(workdir, args.ref, committed)
         else:
             workdir = tmp / "repo"
+            # The clone's own pipeline/, not the one the virtualenv's editable install points to.
+            env["PYTHONPATH"] = str(workdir)
             run(["git", "clone", "--quiet", "--no-checkout", args.repo, str(workdir)], tmp, env)
             run(["git", "checkout", "--quiet", args.ref], workdir, env)
             all_stages = save_committed(workdir, "HEAD", committed)

@@ -2,14 +2,10 @@
 from __future__ import annotations
 
 import logging
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pipeline.cli import run_stage, stage_parser  # noqa: E402
-from pipeline.data.download import DownloadParams, download  # noqa: E402
-from pipeline.params import load_section  # noqa: E402
+from pipeline.cli import run_stage, stage_parser
+from pipeline.data.download import DownloadParams, download
+from pipeline.params import load_section
 
 
 def main(args) -> None:

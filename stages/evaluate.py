@@ -1,17 +1,14 @@
 """Stage evaluate: load both saved models from disk and measure them on the test set."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pipeline.cli import run_stage, stage_parser  # noqa: E402
-from pipeline.data.split import load_prepared  # noqa: E402
-from pipeline.evaluate import EvaluateParams, confusion_rows, evaluate  # noqa: E402
-from pipeline.fileio import write_csv, write_json  # noqa: E402
-from pipeline.params import load_section  # noqa: E402
-from pipeline.persistence import load_model  # noqa: E402
+from pipeline.cli import run_stage, stage_parser
+from pipeline.data.split import load_prepared
+from pipeline.evaluate import EvaluateParams, confusion_rows, evaluate
+from pipeline.fileio import write_csv, write_json
+from pipeline.params import load_section
+from pipeline.persistence import load_model
 
 
 def main(args) -> None:

@@ -4,15 +4,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tqdm import tqdm
 
-from tqdm import tqdm  # noqa: E402
-
-from pipeline.cli import run_stage, stage_parser  # noqa: E402
-from pipeline.fileio import write_csv, write_json  # noqa: E402
-from pipeline.params import read_params  # noqa: E402
-from pipeline.search import SearchParams, best_trial, resolve_workers, run_search  # noqa: E402
-from pipeline.training import build_model, load_solver_data, save_trained  # noqa: E402
+from pipeline.cli import run_stage, stage_parser
+from pipeline.fileio import write_csv, write_json
+from pipeline.params import read_params
+from pipeline.search import SearchParams, best_trial, resolve_workers, run_search
+from pipeline.training import build_model, load_solver_data, save_trained
 
 
 def main(args) -> None:

@@ -1,14 +1,9 @@
 """Stage split: split the raw MNIST files into train/val/test .npz files and write per-class stats."""
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pipeline.cli import run_stage, stage_parser  # noqa: E402
-from pipeline.data.split import SplitParams, prepare  # noqa: E402
-from pipeline.params import load_section  # noqa: E402
+from pipeline.cli import run_stage, stage_parser
+from pipeline.data.split import SplitParams, prepare
+from pipeline.params import load_section
 
 
 def main(args) -> None:

@@ -1,15 +1,12 @@
 """Stage train: train the network of params.yaml:train and save it with its metrics and histories."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from pipeline.cli import run_stage, stage_parser  # noqa: E402
-from pipeline.fileio import write_csv, write_json  # noqa: E402
-from pipeline.params import read_params  # noqa: E402
-from pipeline.training import TrainConfig, history_rows, load_solver_data, save_trained, train  # noqa: E402
+from pipeline.cli import run_stage, stage_parser
+from pipeline.fileio import write_csv, write_json
+from pipeline.params import read_params
+from pipeline.training import TrainConfig, history_rows, load_solver_data, save_trained, train
 
 
 def main(args) -> None:

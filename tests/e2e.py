@@ -59,7 +59,8 @@ class Repo:
     """A copy of the project in `path`, a git repository with its first commit, run with `env`."""
 
     def __init__(self, path: Path, env: dict[str, str]) -> None:
-        self.path, self.env = path, env
+        # PYTHONPATH: stages import the copy's pipeline/, not the clone the editable install points to.
+        self.path, self.env = path, {**env, "PYTHONPATH": str(path)}
 
     @classmethod
     def create(cls, tmp: Path, params: dict[str, dict[str, Any]] = SMALL_PARAMS) -> "Repo":

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,3 +32,25 @@ def test_readme_commands_are_make_targets():
     for command in re.findall(r"^make ([\w-]+)", readme, re.M):
         assert command in targets
     assert {"repro", "test"} <= set(re.findall(r"^make ([\w-]+)", readme, re.M))
+
+
+def test_install_recipe_installs_the_project_editable():
+    text = (ROOT / "Makefile").read_text()
+    assert re.search(r"pip install .*--no-deps .*-e \.$", text, re.M)
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["tool"]["setuptools"]["packages"]["find"]["include"] == ["pipeline*"]
+    build = pyproject["build-system"]["requires"][0]
+    pinned = [line for line in (ROOT / "constraints.txt").read_text().splitlines() if line.startswith("setuptools==")]
+    assert build.startswith("setuptools") and pinned, "the build backend must be pinned in constraints.txt"
+
+
+def test_stages_import_the_installed_package_from_anywhere(tmp_path):
+    """No stage edits sys.path: `pipeline` resolves to this clone from any working directory."""
+    for script in sorted((ROOT / "stages").glob("*.py")):
+        assert "sys.path" not in script.read_text(), script.name
+    out = subprocess.run([sys.executable, "-c", "import pipeline; print(pipeline.__file__)"], cwd=tmp_path,
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert Path(out) == ROOT / "pipeline" / "__init__.py"
+    help_text = subprocess.run([sys.executable, str(ROOT / "stages" / "plot.py"), "--help"], cwd=tmp_path,
+                               capture_output=True, text=True, check=True).stdout
+    assert "--params" in help_text

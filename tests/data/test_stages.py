@@ -28,7 +28,7 @@ def test_split_stage_end_to_end(tmp_path, tiny_raw_dir) -> None:
     params.write_text("split: {val_size: 10, seed: 0, train_size: null}\n")
     out, stats = tmp_path / "prepared", tmp_path / "metrics" / "split.json"
     proc = _run("split.py", "--params", str(params), "--raw", str(tiny_raw_dir), "--out", str(out),
-                "--stats", str(stats), cwd=tmp_path)  # runs from elsewhere: sys.path set by the script
+                "--stats", str(stats), cwd=tmp_path)  # runs from elsewhere: pipeline is installed (make install)
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in out.iterdir()) == ["test.npz", "train.npz", "val.npz"]
     assert json.loads(stats.read_text())["train"]["total"] == 90
