@@ -7,13 +7,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.cli import run_stage, stage_parser  # noqa: E402
-from pipeline.figures import PlotParams, make_figures  # noqa: E402
+from pipeline.figures import FIGURES, PlotParams, make_figures  # noqa: E402
 from pipeline.params import load_section  # noqa: E402
+from pipeline.publish import publish  # noqa: E402
 
 
 def main(args) -> None:
     params = load_section(PlotParams, "plot", args.params)
-    paths = make_figures(args.out, args.train_plots, args.best, args.confusion, args.test, args.search, params)
+    with publish([Path(args.out) / f"{name}.png" for name in FIGURES], "plot") as out:
+        paths = make_figures(out.folder(args.out), args.train_plots, args.best, args.confusion, args.test,
+                             args.search, params)
     print(f"plot: {len(paths)} figures in {args.out}")
 
 
