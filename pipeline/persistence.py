@@ -55,7 +55,8 @@ def load_model(path: str | os.PathLike) -> tuple[TwoLayerNet, dict[str, Any]]:
     path = Path(path)
     try:
         arrays = load_npz(path, required={**{k: "a network parameter" for k in PARAM_NAMES},
-                                          "metadata": "the JSON metadata"})
+                                          "metadata": "the JSON metadata"},
+                          expected="a model file written by the train or search stage")
     except ValueError as exc:
         raise ModelFileError(str(exc)) from exc
     try:
