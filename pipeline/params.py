@@ -56,7 +56,10 @@ def number(lo: float | None = None, hi: float | None = None, lo_open: bool = Fal
     def rule(where: str, v: Any) -> Any:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise _fail(where, v, span)
-        v = float(v)
+        try:
+            v = float(v)
+        except OverflowError:  # an int with hundreds of digits
+            raise _fail(where, v, span) from None
         if not math.isfinite(v) or (lo is not None and (v <= lo if lo_open else v < lo)) or (hi is not None and v > hi):
             raise _fail(where, v, span)
         return v

@@ -11,7 +11,7 @@ import os
 import resource
 from typing import Any, Callable, Mapping, Sequence
 
-from .errors import PipelineError
+from .errors import PipelineError, shorten
 
 NUM_CLASSES = 10
 # Per iteration: its loss in the history, then its row of iterations.csv as Python objects and text.
@@ -84,7 +84,8 @@ def estimate(config: Any, train_shape: Sequence[int]) -> dict[str, tuple[str, in
     s = ITEMSIZE.get(config.dtype, 8)
     h, c = int(config.hidden_dim), NUM_CLASSES
     batch = max(min(int(config.batch_size), n), 1)
-    iterations = int(config.num_epochs) * max(n // batch, 1)
+    # Capped so that absurd settings (10**4000 epochs) still give finite floats below.
+    iterations = min(int(config.num_epochs) * max(n // batch, 1), 10**18)
     n_params = d * h + h + h * c + c
     copies = 3 + OPTIMIZER_STATES.get(config.update_rule, 2)  # params, grads, best copy, optimizer state
     eval_rows = min(EVAL_BATCH, max(n, 1))
@@ -112,7 +113,7 @@ def check_plan(config: Any, train_shape: Sequence[int], where: str | Callable[[s
         return
     key, (what, size, detail) = max(parts.items(), key=lambda item: item[1][1])
     raise PlanError(
-        f"{name(key)} = {getattr(config, key)} is too large: the run needs about {human(total)} of memory "
+        f"{name(key)} = {shorten(getattr(config, key))} is too large: the run needs about {human(total)} of memory "
         f"({human(size)} for its {what}, {detail}), more than the {human(room)} available; lower it"
     )
 
