@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from pathlib import Path
 from typing import Callable, NoReturn
 
 from .errors import PipelineError, describe_os_error
+
+# A full disk or a file-size limit: the environment's fault wherever it strikes (even in a library
+# writing a file it does not name, like multiprocessing's semaphores).
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
 
 
 def stage_parser(description: str) -> argparse.ArgumentParser:
@@ -20,12 +25,15 @@ def stage_parser(description: str) -> argparse.ArgumentParser:
 def user_message(exc: BaseException) -> str | None:
     """The one-line message for a user-caused error, or None if `exc` is a bug (show its traceback).
 
-    User-caused: any PipelineError, and an OSError about a named file (missing, permission, disk full).
+    User-caused: any PipelineError, an OSError about a named file (missing, permission), a full disk.
     """
     if isinstance(exc, PipelineError):
         return str(exc)
     if isinstance(exc, OSError) and exc.filename is not None:
         return f"{exc.filename}: {describe_os_error(exc)}"
+    if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+        return (f"cannot write a temporary file ({describe_os_error(exc)}): the disk or a file-size limit is full; "
+                "nothing was published")
     return None
 
 
