@@ -1,5 +1,5 @@
-"""Fault injection, full disk: every stage run under a file-size limit (RLIMIT_FSIZE, as a full disk
-would stop it) ends with one line naming the output it could not write, and leaves its outputs all
+"""Fault injection, full disk: every stage run under a file-size limit (RLIMIT_FSIZE at 0 bytes and at
+half its largest output, as a full disk would stop it) ends with one line naming the output it could not write, and leaves its outputs all
 old (or, when the limit allowed everything, all new), with no temporary files behind."""
 from __future__ import annotations
 
@@ -90,10 +90,12 @@ def workspace(tmp_path_factory, packaged_raw):
     states: dict[str, tuple[dict, dict]] = {}
     for stage in STAGES:
         (ws / "params.yaml").write_text(PARAMS["old"].format(raw=raw_source))
-        old = snapshot(ws, stage) if stage == "download" else None
-        proc = run(ws, stage)
-        assert proc.returncode == 0, proc.stderr
-        old = old or snapshot(ws, stage)
+        if stage == "download":  # old: absent
+            old = snapshot(ws, stage)
+        else:
+            proc = run(ws, stage)
+            assert proc.returncode == 0, proc.stderr
+            old = snapshot(ws, stage)
         (ws / "params.yaml").write_text(PARAMS["new"].format(raw=raw_source))
         for upstream in NEW_INPUTS.get(stage, ()):
             restore(ws, states[upstream][1])
@@ -111,11 +113,12 @@ def workspace(tmp_path_factory, packaged_raw):
 
 
 def limits(new: dict[str, bytes | None]) -> list[int]:
+    """Nothing can be written; the largest output cannot (the smaller ones can)."""
     largest = max(len(v) for v in new.values() if v is not None)
-    return [0, 4096, largest // 2]
+    return [0, largest // 2]
 
 
-CASES = [(stage, i) for stage in STAGES for i in range(3)]
+CASES = [(stage, i) for stage in STAGES for i in range(2)]
 
 
 @pytest.mark.parametrize("stage, which", CASES, ids=[f"{s}-limit{i}" for s, i in CASES])
