@@ -43,7 +43,8 @@ class Publication:
         try:
             temp = self.temps[Path(os.path.abspath(final))]
         except KeyError:
-            raise KeyError(f"{final} is not one of the outputs being published: {sorted(map(str, self.temps))}") from None
+            known = sorted(map(str, self.temps))
+            raise KeyError(f"{final} is not one of the outputs being published: {known}") from None
         temp.parent.mkdir(parents=True, exist_ok=True)
         return temp
 

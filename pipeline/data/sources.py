@@ -220,7 +220,8 @@ def fetch_mirrors(
 
     Each download is checked against `gz_md5[name]` (skipped if absent), must decompress fully
     and must match `sha256[name]`; otherwise the next mirror is tried. A mirror that is unreachable,
-    stalls or trickles (no whole file within `file_deadline` seconds) is not retried for later files. Raises SourceError listing every failure if a file cannot be had.
+    stalls or trickles (no whole file within `file_deadline` seconds) is not retried for later files.
+    Raises SourceError listing every failure if a file cannot be had.
     """
     if not mirrors:
         raise SourceError("no mirrors configured (download.mirrors is empty)")

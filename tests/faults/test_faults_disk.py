@@ -1,6 +1,7 @@
 """Fault injection, full disk: every stage run under a file-size limit (RLIMIT_FSIZE at 0 bytes and at
-half its largest output, as a full disk would stop it) ends with one line naming the output it could not write, and leaves its outputs all
-old (or, when the limit allowed everything, all new), with no temporary files behind."""
+half its largest output, as a full disk would stop it) ends with one line naming the output it could
+not write, and leaves its outputs all old (or, when the limit allowed everything, all new), with no
+temporary files behind."""
 from __future__ import annotations
 
 import hashlib
@@ -30,7 +31,8 @@ def outputs_of(stage: str) -> list[str]:
         "split": ["data/prepared/train.npz", "data/prepared/val.npz", "data/prepared/test.npz", "metrics/split.json"],
         "train": ["models/model.npz", "metrics/train.json", "plots/train/epochs.csv", "plots/train/iterations.csv"],
         "search": ["models/best.npz", "reports/search_results.csv", "metrics/search.json"],
-        "evaluate": ["plots/evaluate/confusion_model.csv", "plots/evaluate/confusion_best.csv", "metrics/evaluate.json"],
+        "evaluate": ["plots/evaluate/confusion_model.csv", "plots/evaluate/confusion_best.csv",
+                     "metrics/evaluate.json"],
         "plot": [f"plots/figures/{name}.png" for name in FIGURES],
     }[stage]
 

@@ -65,8 +65,8 @@ def test_folder_source_refuses_an_oversized_file(tmp_path, tiny_raw_dir, name, g
 @pytest.mark.parametrize("name", official.NAMES)
 def test_split_refuses_an_oversized_raw_file(tmp_path, tiny_raw_dir, name):
     huge = sparse(tiny_raw_dir / name, 2 * GIB)
-    message = assert_refused_quickly(lambda: prepare(tiny_raw_dir, tmp_path / "out", SplitParams(val_size=10), sha256=None),
-                                     IdxError, "too large")
+    message = assert_refused_quickly(
+        lambda: prepare(tiny_raw_dir, tmp_path / "out", SplitParams(val_size=10), sha256=None), IdxError, "too large")
     assert str(huge) in message and "download" in message
     assert not (tmp_path / "out").exists()
 
