@@ -8,8 +8,10 @@
 Protocol: the outputs are written under `<root>/.pipeline-tmp/<transaction>/`; when all are
 complete, a journal listing the moves is written atomically (the commit point), then each file
 is renamed onto its output. A failure before the journal leaves the old outputs; a kill during
-the renames leaves the journal, and the next `publish` (any stage) rolls it forward. Abandoned
-transactions (no journal, owner gone: a lock held only while the owner lives) are removed then too.
+the renames leaves the journal, and the next `publish` (any stage) rolls it forward, unless an
+output it would replace has changed since the commit (say `dvc checkout` or a rerun restored it):
+then the rest is discarded rather than mixed into newer outputs. Abandoned transactions (no
+journal, owner gone: a lock held only while the owner lives) are removed then too.
 """
 from __future__ import annotations
 
@@ -89,24 +91,41 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
-def _roll_forward(tx_dir: Path) -> None:
-    """Move every file listed in the journal into place (idempotent), then remove the transaction."""
-    moves = json.loads((tx_dir / JOURNAL).read_text(encoding="utf-8"))["moves"]
+def _identity(path: Path) -> list[int] | None:
+    """What tells a file apart from a later one put in its place (inode, mtime, size); None if absent."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return [st.st_ino, st.st_mtime_ns, st.st_size]
+
+
+def _roll_forward(tx_dir: Path, recovering: bool = False) -> bool:
+    """Move every file listed in the journal into place (idempotent), then remove the transaction.
+
+    When `recovering`, the remaining moves are made only if every output they replace is still the
+    file that was there at the commit; otherwise nothing more is moved. Returns whether all moved.
+    """
+    journal = json.loads((tx_dir / JOURNAL).read_text(encoding="utf-8"))
+    moves, before = journal["moves"], journal.get("before", {})
+    pending = [(tx_dir / temp, Path(final)) for temp, final in moves if (tx_dir / temp).exists()]
+    if recovering and any(_identity(final) != before.get(str(final)) for _, final in pending):
+        shutil.rmtree(tx_dir, ignore_errors=True)
+        return False
     parents = set()
-    for temp_name_, final in moves:
-        temp, final = tx_dir / temp_name_, Path(final)
-        if temp.exists():
-            try:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(temp, final)
-            except OSError as exc:
-                raise WriteError(final, f"{describe_os_error(exc)}; the other outputs are moved into place "
-                                        "when a stage next starts") from exc
-            parents.add(final.parent)
+    for temp, final in pending:
+        try:
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(temp, final)
+        except OSError as exc:
+            raise WriteError(final, f"{describe_os_error(exc)}; the other outputs are moved into place "
+                                    "when a stage next starts") from exc
+        parents.add(final.parent)
     for parent in parents:
         _fsync_dir(parent)
     (tx_dir / JOURNAL).unlink()
     shutil.rmtree(tx_dir, ignore_errors=True)
+    return True
 
 
 def _try_lock(path: Path) -> IO[bytes] | None:
@@ -126,8 +145,8 @@ def _try_lock(path: Path) -> IO[bytes] | None:
 def recover(tmp_dir: Path) -> list[str]:
     """Finish or discard what killed stages left in `tmp_dir`; returns one line per transaction handled.
 
-    A transaction with a journal was committed: its remaining files are moved into place. One
-    without is discarded. Transactions whose owner is still running (holding its lock) are left alone.
+    A transaction with a journal was committed: its remaining files are moved into place (unless
+    their outputs were replaced since, see the module docstring). One without is discarded. Transactions whose owner is still running (holding its lock) are left alone.
     """
     done: list[str] = []
     if not tmp_dir.is_dir():
@@ -139,8 +158,10 @@ def recover(tmp_dir: Path) -> list[str]:
         with lock:
             tx_dir = lock_path.with_suffix("")
             if (tx_dir / JOURNAL).is_file():
-                _roll_forward(tx_dir)
-                done.append(f"finished publishing {tx_dir.name} (interrupted while moving its outputs)")
+                if _roll_forward(tx_dir, recovering=True):
+                    done.append(f"finished publishing {tx_dir.name} (interrupted while moving its outputs)")
+                else:
+                    done.append(f"discarded the rest of {tx_dir.name}: its outputs were replaced since")
             elif tx_dir.exists():
                 shutil.rmtree(tx_dir, ignore_errors=True)
                 done.append(f"removed unfinished {tx_dir.name}")
@@ -202,7 +223,8 @@ def publish(outputs: Iterable[str | os.PathLike], stage: str,
             _check_targets(finals)
             with atomic_write(tx_dir / JOURNAL, "w") as f:
                 moves = [[str(t.relative_to(tx_dir)), str(fi)] for fi, t in pub.temps.items()]
-                json.dump({"stage": stage, "moves": moves}, f)
+                before = {str(fi): _identity(fi) for fi in pub.temps}
+                json.dump({"stage": stage, "moves": moves, "before": before}, f)
             committed = True
             _roll_forward(tx_dir)
         finally:

@@ -8,7 +8,7 @@ import pytest
 
 from pipeline.errors import WriteError
 from pipeline.fileio import write_text
-from pipeline.publish import JOURNAL, TMP_DIR, publish, recover
+from pipeline.publish import JOURNAL, TMP_DIR, _identity, publish, recover
 
 
 class Boom(RuntimeError):
@@ -108,9 +108,10 @@ def test_recover_rolls_a_committed_journal_forward_and_removes_the_rest(tmp_path
     for i, path in enumerate(outputs(tmp_path)):
         (committed / "0" / f"{i}").write_text("new")
         moves.append([f"0/{i}", str(path)])
+    before = {str(p): _identity(p) for p in outputs(tmp_path)}
     os.replace(committed / "0" / "0", outputs(tmp_path)[0])  # the kill came after the first rename
     moves[0][0] = "0/gone"
-    (committed / JOURNAL).write_text(json.dumps({"stage": "t", "moves": moves}))
+    (committed / JOURNAL).write_text(json.dumps({"stage": "t", "moves": moves, "before": before}))
     (abandoned / "0" / "half").write_text("half-written")
     done = recover(tmp)
     assert len(done) == 2 and contents(tmp_path) == {"new"}
@@ -131,3 +132,25 @@ def test_stale_atomic_write_temporaries_are_cleaned_at_start(tmp_path):
     stale.write_text("killed mid-write")
     write_all(tmp_path, "new")
     assert not stale.exists()
+
+
+def test_recover_discards_a_journal_whose_outputs_were_replaced_since(tmp_path):
+    # Killed mid-rename, then `dvc checkout` (or a rerun) restored the outputs: rolling the old
+    # journal forward would mix its files into newer ones, so the rest of it is dropped.
+    write_all(tmp_path, "old")
+    tmp = tmp_path / TMP_DIR
+    tx = tmp / "t-1-aa"
+    (tx / "0").mkdir(parents=True)
+    (tmp / "t-1-aa.lock").write_bytes(b"")
+    before = {str(p): _identity(p) for p in outputs(tmp_path)}
+    moves = []
+    for i, path in enumerate(outputs(tmp_path)):
+        (tx / "0" / f"{i}").write_text("killed run")
+        moves.append([f"0/{i}", str(path)])
+    (tx / JOURNAL).write_text(json.dumps({"stage": "t", "moves": moves, "before": before}))
+    for path in outputs(tmp_path):  # as `dvc checkout` would
+        path.unlink()
+        path.write_text("restored")
+    done = recover(tmp)
+    assert done == ["discarded the rest of t-1-aa: its outputs were replaced since"]
+    assert contents(tmp_path) == {"restored"} and list(tmp.iterdir()) == []
