@@ -6,12 +6,14 @@
     # here every output has been moved into place
 
 Protocol: the outputs are written under `<root>/.pipeline-tmp/<transaction>/`; when all are
-complete, a journal listing the moves is written atomically (the commit point), then each file
-is renamed onto its output. A failure before the journal leaves the old outputs; a kill during
-the renames leaves the journal, and the next `publish` (any stage) rolls it forward, unless an
-output it would replace has changed since the commit (say `dvc checkout` or a rerun restored it):
-then the rest is discarded rather than mixed into newer outputs. Abandoned transactions (no
-journal, owner gone: a lock held only while the owner lives) are removed then too.
+complete, a journal listing the moves is written atomically, then each old output is kept as a
+hard link in the transaction and the new file renamed onto it; the journal is removed last. A
+failure before the journal leaves the old outputs. A kill during the renames leaves the journal,
+and the next `publish` (any stage) rolls the moved files back to the old ones: all old, which is
+what dvc.lock still describes (DVC records a stage only once it has finished). If an output was
+replaced since the kill (a rerun, `dvc checkout`), that transaction is dropped without touching
+anything. Abandoned transactions (no journal, owner gone: a lock held only while the owner lives)
+are removed at the next start too.
 """
 from __future__ import annotations
 
@@ -100,30 +102,56 @@ def _identity(path: Path) -> list[int] | None:
     return [st.st_ino, st.st_mtime_ns, st.st_size]
 
 
-def _roll_forward(tx_dir: Path, recovering: bool = False) -> bool:
-    """Move every file listed in the journal into place (idempotent), then remove the transaction.
-
-    When `recovering`, the remaining moves are made only if every output they replace is still the
-    file that was there at the commit; otherwise nothing more is moved. Returns whether all moved.
-    """
-    journal = json.loads((tx_dir / JOURNAL).read_text(encoding="utf-8"))
-    moves, before = journal["moves"], journal.get("before", {})
-    pending = [(tx_dir / temp, Path(final)) for temp, final in moves if (tx_dir / temp).exists()]
-    if recovering and any(_identity(final) != before.get(str(final)) for _, final in pending):
-        shutil.rmtree(tx_dir, ignore_errors=True)
-        return False
+def _move_into_place(tx_dir: Path, moves: list[list[str]]) -> None:
+    """Rename each new file onto its output, keeping the old output as a hard link in the transaction."""
     parents = set()
-    for temp, final in pending:
+    for temp, final, backup in moves:
+        temp, final, backup = tx_dir / temp, Path(final), tx_dir / backup
         try:
             final.parent.mkdir(parents=True, exist_ok=True)
+            if final.exists():
+                backup.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.link(final, backup)
+                except OSError:  # no hard links here: move it aside (the output is absent a moment)
+                    os.replace(final, backup)
             os.replace(temp, final)
         except OSError as exc:
-            raise WriteError(final, f"{describe_os_error(exc)}; the other outputs are moved into place "
+            raise WriteError(final, f"{describe_os_error(exc)}; the outputs moved so far are put back "
                                     "when a stage next starts") from exc
         parents.add(final.parent)
     for parent in parents:
         _fsync_dir(parent)
-    (tx_dir / JOURNAL).unlink()
+
+
+def _roll_back(tx_dir: Path) -> bool:
+    """Undo the moves a killed publication made, if its outputs are still as the kill left them.
+
+    Returns True if it rolled back (outputs all old again), False if an output had been replaced
+    since, in which case nothing is touched. Either way the transaction is removed.
+    """
+    journal = json.loads((tx_dir / JOURNAL).read_text(encoding="utf-8"))
+    before, new = journal["before"], journal["new"]
+    undo = []
+    for temp, final, backup in journal["moves"]:
+        temp, final, backup = tx_dir / temp, Path(final), tx_dir / backup
+        now = _identity(final)
+        if temp.exists() or (now == before[str(final)] and not backup.exists()):
+            if now != before[str(final)]:  # not moved (or already put back), yet changed since
+                shutil.rmtree(tx_dir, ignore_errors=True)
+                return False
+        elif now is not None and now[0] == new[str(final)]:
+            undo.append((final, backup))  # our new file: put the old one back
+        else:
+            shutil.rmtree(tx_dir, ignore_errors=True)
+            return False
+    for final, backup in undo:
+        if backup.exists():
+            os.replace(backup, final)
+        else:
+            final.unlink(missing_ok=True)  # there was no old output
+    for parent in {final.parent for final, _ in undo}:
+        _fsync_dir(parent)
     shutil.rmtree(tx_dir, ignore_errors=True)
     return True
 
@@ -145,8 +173,8 @@ def _try_lock(path: Path) -> IO[bytes] | None:
 def recover(tmp_dir: Path) -> list[str]:
     """Finish or discard what killed stages left in `tmp_dir`; returns one line per transaction handled.
 
-    A transaction with a journal was committed: its remaining files are moved into place (unless
-    their outputs were replaced since, see the module docstring). One without is discarded. Transactions whose owner is still running (holding its lock) are left alone.
+    A transaction with a journal was killed while moving its outputs: the moved ones are put back
+    (unless an output was replaced since, see the module docstring). One without is discarded. Transactions whose owner is still running (holding its lock) are left alone.
     """
     done: list[str] = []
     if not tmp_dir.is_dir():
@@ -158,10 +186,10 @@ def recover(tmp_dir: Path) -> list[str]:
         with lock:
             tx_dir = lock_path.with_suffix("")
             if (tx_dir / JOURNAL).is_file():
-                if _roll_forward(tx_dir, recovering=True):
-                    done.append(f"finished publishing {tx_dir.name} (interrupted while moving its outputs)")
+                if _roll_back(tx_dir):
+                    done.append(f"put back the outputs {tx_dir.name} was moving when it was stopped")
                 else:
-                    done.append(f"discarded the rest of {tx_dir.name}: its outputs were replaced since")
+                    done.append(f"dropped {tx_dir.name}: its outputs were replaced since it was stopped")
             elif tx_dir.exists():
                 shutil.rmtree(tx_dir, ignore_errors=True)
                 done.append(f"removed unfinished {tx_dir.name}")
@@ -221,16 +249,25 @@ def publish(outputs: Iterable[str | os.PathLike], stage: str,
             if missing:
                 raise RuntimeError(f"publish({stage}): outputs not written in the block: {missing}")
             _check_targets(finals)
+            moves = [[str(t.relative_to(tx_dir)), str(fi), f"old/{i}"]
+                     for i, (fi, t) in enumerate(pub.temps.items())]
             with atomic_write(tx_dir / JOURNAL, "w") as f:
-                moves = [[str(t.relative_to(tx_dir)), str(fi)] for fi, t in pub.temps.items()]
-                before = {str(fi): _identity(fi) for fi in pub.temps}
-                json.dump({"stage": stage, "moves": moves, "before": before}, f)
+                json.dump({"stage": stage, "moves": moves,
+                           "before": {str(fi): _identity(fi) for fi in pub.temps},
+                           "new": {str(fi): t.stat().st_ino for fi, t in pub.temps.items()}}, f)
             committed = True
-            _roll_forward(tx_dir)
+            try:
+                _move_into_place(tx_dir, moves)
+            except WriteError:
+                with contextlib.suppress(OSError):
+                    _roll_back(tx_dir)  # else the next start does it
+                raise
+            (tx_dir / JOURNAL).unlink()
+            shutil.rmtree(tx_dir, ignore_errors=True)
         finally:
             if not committed:
                 shutil.rmtree(tx_dir, ignore_errors=True)
-            if not (committed and (tx_dir / JOURNAL).exists()):  # else a rename failed: the next start finishes
+            if not (tx_dir / JOURNAL).exists():  # else the next start puts the old outputs back
                 lock_path.unlink(missing_ok=True)
 
 

@@ -1,14 +1,11 @@
 """pipeline.publish: a stage's outputs move into place as a unit; leftovers are finished or removed."""
 from __future__ import annotations
 
-import json
-import os
-
 import pytest
 
 from pipeline.errors import WriteError
 from pipeline.fileio import write_text
-from pipeline.publish import JOURNAL, TMP_DIR, _identity, publish, recover
+from pipeline.publish import JOURNAL, TMP_DIR, publish, recover
 
 
 class Boom(RuntimeError):
@@ -97,24 +94,70 @@ def test_a_folder_in_the_way_is_refused_before_anything_moves(tmp_path):
     assert {p.read_text() for p in outputs(tmp_path)[:2]} == {"old"}
 
 
-def test_recover_rolls_a_committed_journal_forward_and_removes_the_rest(tmp_path):
+def _killed_mid_move(tmp_path, moved: int):
+    """Publish "new" over "old" in a child process that dies after `moved` renames."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = f"""
+import os, signal, sys
+sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+from pipeline.fileio import write_text
+from pipeline.publish import publish
+real, count = os.replace, [0]
+def replace(src, dst):
+    if {TMP_DIR!r} not in str(dst):
+        if count[0] == {moved}:
+            os.kill(os.getpid(), signal.SIGKILL)
+        count[0] += 1
+    return real(src, dst)
+os.replace = replace
+outs = {[str(p) for p in outputs(tmp_path)]!r}
+with publish(outs, "t", root={str(tmp_path)!r}) as out:
+    for p in outs:
+        write_text(out[p], "new")
+"""
+    proc = subprocess.run([sys.executable, "-c", script])
+    assert proc.returncode == -signal.SIGKILL
+
+
+@pytest.mark.parametrize("moved", [0, 1, 2])
+def test_recover_puts_back_what_a_killed_publication_moved(tmp_path, moved):
     write_all(tmp_path, "old")
+    _killed_mid_move(tmp_path, moved)
+    assert len(list((tmp_path / TMP_DIR).rglob(JOURNAL))) == 1
+    done = recover(tmp_path / TMP_DIR)
+    assert len(done) == 1 and done[0].startswith("put back the outputs")
+    assert contents(tmp_path) == {"old"} and list((tmp_path / TMP_DIR).iterdir()) == []
+
+
+def test_recover_removes_outputs_that_did_not_exist_before(tmp_path):
+    _killed_mid_move(tmp_path, 2)
+    recover(tmp_path / TMP_DIR)
+    assert contents(tmp_path) == {None}
+
+
+def test_recover_drops_a_publication_whose_outputs_were_replaced_since(tmp_path):
+    # Killed mid-move, then a rerun or `dvc checkout` replaced the outputs: putting the old files
+    # back would mix them into newer ones, so the transaction is dropped untouched.
+    write_all(tmp_path, "old")
+    _killed_mid_move(tmp_path, 1)
+    for path in outputs(tmp_path):  # as `dvc checkout` would
+        path.unlink()
+        path.write_text("restored")
+    done = recover(tmp_path / TMP_DIR)
+    assert len(done) == 1 and "replaced since" in done[0]
+    assert contents(tmp_path) == {"restored"} and list((tmp_path / TMP_DIR).iterdir()) == []
+
+
+def test_abandoned_transaction_is_removed(tmp_path):
     tmp = tmp_path / TMP_DIR
-    committed, abandoned = tmp / "t-1-aa", tmp / "t-2-bb"
-    for tx in (committed, abandoned):
-        (tx / "0").mkdir(parents=True)
-        (tx.parent / f"{tx.name}.lock").write_bytes(b"")
-    moves = []
-    for i, path in enumerate(outputs(tmp_path)):
-        (committed / "0" / f"{i}").write_text("new")
-        moves.append([f"0/{i}", str(path)])
-    before = {str(p): _identity(p) for p in outputs(tmp_path)}
-    os.replace(committed / "0" / "0", outputs(tmp_path)[0])  # the kill came after the first rename
-    moves[0][0] = "0/gone"
-    (committed / JOURNAL).write_text(json.dumps({"stage": "t", "moves": moves, "before": before}))
-    (abandoned / "0" / "half").write_text("half-written")
-    done = recover(tmp)
-    assert len(done) == 2 and contents(tmp_path) == {"new"}
+    (tmp / "t-2-bb" / "0").mkdir(parents=True)
+    (tmp / "t-2-bb.lock").write_bytes(b"")
+    (tmp / "t-2-bb" / "0" / "half").write_text("half-written")
+    assert recover(tmp) == ["removed unfinished t-2-bb"]
     assert list(tmp.iterdir()) == []
 
 
@@ -133,24 +176,3 @@ def test_stale_atomic_write_temporaries_are_cleaned_at_start(tmp_path):
     write_all(tmp_path, "new")
     assert not stale.exists()
 
-
-def test_recover_discards_a_journal_whose_outputs_were_replaced_since(tmp_path):
-    # Killed mid-rename, then `dvc checkout` (or a rerun) restored the outputs: rolling the old
-    # journal forward would mix its files into newer ones, so the rest of it is dropped.
-    write_all(tmp_path, "old")
-    tmp = tmp_path / TMP_DIR
-    tx = tmp / "t-1-aa"
-    (tx / "0").mkdir(parents=True)
-    (tmp / "t-1-aa.lock").write_bytes(b"")
-    before = {str(p): _identity(p) for p in outputs(tmp_path)}
-    moves = []
-    for i, path in enumerate(outputs(tmp_path)):
-        (tx / "0" / f"{i}").write_text("killed run")
-        moves.append([f"0/{i}", str(path)])
-    (tx / JOURNAL).write_text(json.dumps({"stage": "t", "moves": moves, "before": before}))
-    for path in outputs(tmp_path):  # as `dvc checkout` would
-        path.unlink()
-        path.write_text("restored")
-    done = recover(tmp)
-    assert done == ["discarded the rest of t-1-aa: its outputs were replaced since"]
-    assert contents(tmp_path) == {"restored"} and list(tmp.iterdir()) == []

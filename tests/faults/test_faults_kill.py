@@ -1,5 +1,6 @@
-"""Fault injection, kills: a process killed at any moment leaves outputs all old or all new, and the
-next start (or `dvc repro`) finishes with byte-identical outputs.
+"""Fault injection, kills: a process killed at any moment leaves outputs all old or all new (a kill
+while outputs are being moved is undone at the next start), and `dvc repro` then finishes with
+byte-identical outputs.
 
 Moments are drawn from seeded generators (fractions of each run's measured duration, or the k-th
 rename of a publication), so the suite tries the same cases on every run.
@@ -77,13 +78,22 @@ def published(tmp_path) -> Path:
 
 
 @pytest.mark.parametrize("kill_after", range(len(OUTPUTS)))
-def test_kill_between_renames_is_rolled_forward_at_next_start(published, kill_after):
+def test_kill_between_renames_is_rolled_back_at_next_start(published, kill_after):
     proc = publish_run(published, "gen-01", kill_after)
     assert proc.wait(timeout=60) == -signal.SIGKILL
     assert generations(published) == {"gen-00", "gen-01"} or kill_after == 0  # mixed, until the next start
     assert (published / TMP_DIR).is_dir()
     recover(published / TMP_DIR)
-    assert generations(published) == {"gen-01"}  # the journal committed it: all new
+    assert generations(published) == {"gen-00"}  # all old again, as dvc.lock still says
+    assert_clean(published)
+
+
+def test_kill_between_renames_then_a_rerun_publishes_all_new(published):
+    proc = publish_run(published, "gen-01", 2)
+    assert proc.wait(timeout=60) == -signal.SIGKILL
+    proc = publish_run(published, "gen-02")
+    assert proc.wait(timeout=60) == 0
+    assert generations(published) == {"gen-02"}
     assert_clean(published)
 
 
@@ -133,7 +143,7 @@ def digests(repo: Repo) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory, packaged_raw):
-    """A small-settings repository reproduced stage by stage: (repo, reference digests, seconds per stage).
+    """A small-settings repository reproduced and committed: (repo, reference digests, seconds per stage).
 
     Its download source is a folder holding the official files (quicker than unpacking the wheel).
     """
@@ -147,18 +157,46 @@ def pipeline(tmp_path_factory, packaged_raw):
     start = time.monotonic()
     repo.dvc("repro", "-s", "plot")  # nothing to do: DVC's own time, not spent in a script run by hand
     seconds["dvc"] = time.monotonic() - start
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "-m", "reproduced")  # the dvc.lock a user would restore (see below)
     return repo, digests(repo), seconds
 
 
 # Each stage once (the whole pipeline's time is the budget): killed inside `dvc repro` (the process
-# group: DVC, the stage and its workers) or as a script run by hand, alternately.
-KILL_CASES = [(stage, ("dvc", "script")[i % 2]) for i, stage in enumerate(STAGES)]
+# group: DVC, the stage and its workers) or as a script run by hand, at one of these moments:
+#   early    a seeded 0.05-0.5 s after the start (interpreter, imports, reading inputs)
+#   writing  a seeded 0-20 ms after the stage starts writing its outputs in .pipeline-tmp
+#   moving   as soon as its journal exists (its outputs being renamed into place)
+#   locking  as soon as DVC starts rewriting dvc.lock
+KILL_CASES = [("download", "dvc", "locking"), ("split", "script", "writing"), ("train", "dvc", "moving"),
+              ("search", "script", "early"), ("evaluate", "dvc", "writing"), ("plot", "script", "moving")]
 
 
-@pytest.mark.parametrize("stage, how", KILL_CASES, ids=[f"{s}-{h}" for s, h in KILL_CASES])
-def test_stage_killed_then_dvc_repro_gives_identical_outputs(pipeline, stage, how):
-    repo, reference, seconds = pipeline
-    rng = np.random.default_rng([STAGES.index(stage), how == "dvc"])
+def wait_for_moment(repo: Repo, proc: subprocess.Popen, stage: str, moment: str,
+                    rng: np.random.Generator) -> bool:
+    """Return once `moment` has come (True) or the process has ended first (False)."""
+    tmp, lock = repo.path / TMP_DIR, repo.path / "dvc.lock"
+    lock_mtime = lock.stat().st_mtime_ns
+    if moment == "early":
+        time.sleep(rng.uniform(0.05, 0.5))
+        return proc.poll() is None
+    while proc.poll() is None:
+        if moment == "locking" and lock.exists() and lock.stat().st_mtime_ns != lock_mtime:
+            return True
+        transactions = list(tmp.glob(f"{stage}-*/")) if tmp.is_dir() else []
+        if moment == "writing" and transactions:
+            time.sleep(rng.uniform(0, 0.02))
+            return proc.poll() is None
+        if moment == "moving" and any((t / "journal.json").exists() for t in transactions):
+            return True
+        time.sleep(0.0005)
+    return False
+
+
+@pytest.mark.parametrize("stage, how, moment", KILL_CASES, ids=[f"{s}-{h}-{m}" for s, h, m in KILL_CASES])
+def test_stage_killed_then_dvc_repro_gives_identical_outputs(pipeline, stage, how, moment):
+    repo, reference, _ = pipeline
+    rng = np.random.default_rng(STAGES.index(stage))
     if stage in VARIANT:
         repo.set_params({stage: VARIANT[stage]})
     if how == "dvc":
@@ -167,15 +205,24 @@ def test_stage_killed_then_dvc_repro_gives_identical_outputs(pipeline, stage, ho
         command = [sys.executable, f"stages/{stage}.py"]
     proc = subprocess.Popen(command, cwd=repo.path, env=repo.env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    duration = seconds[stage] if how == "dvc" else max(seconds[stage] - seconds["dvc"], 0.5)
-    time.sleep(rng.uniform(0.1, 0.9) * duration)
-    killed = proc.poll() is None
-    if killed:
+    came = wait_for_moment(repo, proc, stage, moment, rng)
+    if came:
         os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=300)
-    print(f"{stage} ({how}): {'killed' if killed else 'had already finished'}")
+    print(f"{stage} ({how}, {moment}): {'killed' if came else 'had finished first'}")
+    assert came or moment in ("moving", "locking")  # the last two last milliseconds: a kill may come late
     repo.git("checkout", "--", "params.yaml")
-    repro = repo.dvc("repro")
+    repro = repo.dvc("repro", check=False)
+    if repro.returncode != 0 and how == "dvc" and "dvc.lock' validation failed" in repro.stderr:
+        # DVC rewrites dvc.lock in place: killed while writing it, it leaves it cut short. The fix is
+        # the committed one (git checkout dvc.lock); then dvc repro reruns whatever no longer matches.
+        print(f"{stage} ({how}): the kill cut dvc.lock short; restored from git")
+        repo.git("checkout", "--", "dvc.lock")
+        repro = repo.dvc("repro", check=False)
+    assert repro.returncode == 0, repro.stderr
     assert digests(repo) == reference, repro.stdout
-    assert [p for p in (repo.path / TMP_DIR).rglob("*") if p.is_file()] == [] or not list(
-        (repo.path / TMP_DIR).rglob("journal.json"))  # at most abandoned temporaries, cleaned at the next start
+    # What a kill left and `dvc repro` did not need to touch (it reran nothing) goes at the next start,
+    # without changing an output.
+    recover(repo.path / TMP_DIR)
+    assert [p for p in (repo.path / TMP_DIR).rglob("*") if p.is_file()] == []
+    assert digests(repo) == reference
