@@ -16,6 +16,7 @@ import numpy as np
 
 from . import plotting
 from .data.split import load_prepared
+from .errors import InputFileError
 from .evaluate import confusion_matrix
 from .fileio import read_csv_columns
 from .params import integer, param
@@ -147,7 +148,7 @@ def make_figures(
                                             plotting.FIGSIZE_CONFUSION[0]))
     images, labels = load_prepared(test_split)
     if labels.shape[0] != actual.shape[0] or not np.array_equal(labels, actual):
-        raise ValueError(f"{confusion_csv}: its 'actual' column does not match {test_split}; re-run evaluate")
+        raise InputFileError(f"{confusion_csv}: its 'actual' column does not match {test_split}; re-run evaluate")
     wrong = np.flatnonzero(actual != predicted)
     shown = min(wrong.size, params.max_misclassified)
     plotting.plot_misclassified(images[wrong], actual[wrong], predicted[wrong], paths["misclassified_best"],

@@ -8,12 +8,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.constructor import DuplicateKeyError
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from .errors import PipelineError, shorten
 
 PARAMS_FILE = "params.yaml"
+# params.yaml is a few kB; anything far larger is not a params file (and is not read into memory).
+MAX_PARAMS_BYTES = 1 << 20
 
 
-class ParamsError(ValueError):
+class ParamsError(PipelineError, ValueError):
     """A params.yaml key is missing, unknown or has a value that is not allowed."""
 
 
@@ -23,7 +29,7 @@ Rule = Callable[[str, Any], Any]
 
 
 def _fail(where: str, value: Any, allowed: str) -> ParamsError:
-    return ParamsError(f"{where} = {value!r} is not allowed: expected {allowed}")
+    return ParamsError(f"{where} = {shorten(value)} is not allowed: expected {allowed}")
 
 
 def integer(lo: int | None = None, hi: int | None = None, none_ok: bool = False) -> Rule:
@@ -50,7 +56,10 @@ def number(lo: float | None = None, hi: float | None = None, lo_open: bool = Fal
     def rule(where: str, v: Any) -> Any:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise _fail(where, v, span)
-        v = float(v)
+        try:
+            v = float(v)
+        except OverflowError:  # an int with hundreds of digits
+            raise _fail(where, v, span) from None
         if not math.isfinite(v) or (lo is not None and (v <= lo if lo_open else v < lo)) or (hi is not None and v > hi):
             raise _fail(where, v, span)
         return v
@@ -103,9 +112,11 @@ def from_mapping(cls: type, data: Any, where: str) -> Any:
     if not isinstance(data, Mapping):
         raise ParamsError(f"{where} must be a mapping of keys to values, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
+    unknown = sorted(set(data) - set(fields), key=str)
     if unknown:
-        raise ParamsError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed keys are {', '.join(fields)}")
+        shown = ", ".join(shorten(k) if not isinstance(k, str) or len(k) > 40 else k for k in unknown[:5])
+        more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        raise ParamsError(f"{where}: unknown key(s) {shown}{more}; allowed keys are {', '.join(fields)}")
     values = {}
     for name, f in fields.items():
         key = f"{where}.{name}"
@@ -119,16 +130,38 @@ def from_mapping(cls: type, data: Any, where: str) -> Any:
         raise ParamsError(f"{where}: {exc}") from exc
 
 
+def _yaml_where(path: Path, exc: MarkedYAMLError) -> str:
+    mark = exc.problem_mark or exc.context_mark
+    return f"{path}:{mark.line + 1}" if mark is not None else str(path)
+
+
 def read_params(path: str | os.PathLike = PARAMS_FILE) -> dict[str, Any]:
-    """Read params.yaml as a mapping, with a clear error if it is missing or not valid YAML."""
+    """Read params.yaml as DVC does (YAML 1.2 via ruamel.yaml: `1e-3` is a number; duplicate keys refused).
+
+    Errors name the file (and line); a file over MAX_PARAMS_BYTES is refused before it is read.
+    """
     path = Path(path)
     try:
-        with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
+        size = path.stat().st_size
+        if size > MAX_PARAMS_BYTES:
+            raise ParamsError(f"{path}: {size} bytes is too large for a params file (at most {MAX_PARAMS_BYTES})")
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ParamsError(f"{path}: not found; run from the project root or pass --params") from None
-    except yaml.YAMLError as exc:
-        raise ParamsError(f"{path}: not valid YAML: {exc}") from exc
+    except IsADirectoryError:
+        raise ParamsError(f"{path}: is a folder, expected the params.yaml file") from None
+    except UnicodeDecodeError as exc:
+        raise ParamsError(f"{path}: not UTF-8 text (byte {exc.start}); expected a YAML file") from None
+    try:
+        data = YAML(typ="safe", pure=True).load(text)
+    except DuplicateKeyError as exc:
+        problem = (exc.problem or "").split(" with value")[0].replace("found duplicate", "duplicate")
+        raise ParamsError(f"{_yaml_where(path, exc)}: {shorten(problem)[1:-1]} in the same section; "
+                          "keep one (DVC refuses duplicate keys too)") from None
+    except MarkedYAMLError as exc:
+        raise ParamsError(f"{_yaml_where(path, exc)}: not valid YAML: {exc.problem or exc.context}") from None
+    except (YAMLError, RecursionError) as exc:
+        raise ParamsError(f"{path}: not valid YAML: {shorten(str(exc))}") from None
     if not isinstance(data, dict):
         raise ParamsError(f"{path}: must be a mapping of sections (download, split, train, ...)")
     return data

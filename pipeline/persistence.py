@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .errors import PipelineError
 from .fileio import load_npz, save_npz
 from .model import TwoLayerNet
 from .preprocess import Preprocessor
@@ -17,7 +18,7 @@ FORMAT = "twolayernet-npz/1"
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
 
-class ModelFileError(ValueError):
+class ModelFileError(PipelineError, ValueError):
     """A model file is unreadable, incomplete or inconsistent."""
 
 
@@ -54,7 +55,8 @@ def load_model(path: str | os.PathLike) -> tuple[TwoLayerNet, dict[str, Any]]:
     path = Path(path)
     try:
         arrays = load_npz(path, required={**{k: "a network parameter" for k in PARAM_NAMES},
-                                          "metadata": "the JSON metadata"})
+                                          "metadata": "the JSON metadata"},
+                          expected="a model file written by the train or search stage")
     except ValueError as exc:
         raise ModelFileError(str(exc)) from exc
     try:

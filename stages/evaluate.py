@@ -8,6 +8,7 @@ from pipeline.data.split import load_prepared
 from pipeline.evaluate import EvaluateParams, confusion_rows, evaluate
 from pipeline.fileio import write_csv, write_json
 from pipeline.params import load_section
+from pipeline.publish import publish
 from pipeline.persistence import load_model
 
 
@@ -15,13 +16,15 @@ def main(args) -> None:
     params = load_section(EvaluateParams, "evaluate", args.params)
     images, labels = load_prepared(args.test)
     metrics = {}
-    for name, path in (("model", args.model), ("best", args.best)):
-        model, meta = load_model(path)
-        result = evaluate(model, images, labels, params.batch_size)
-        metrics[name] = {**result.summary(), "hidden_dim": model.hidden_dim, "val_acc": meta.get("best_val_acc")}
-        write_csv(Path(args.plots) / f"confusion_{name}.csv", ["actual", "predicted"], confusion_rows(result))
-        print(f"evaluate: {path}: test accuracy {result.accuracy:.4f} ({metrics[name]['errors']} errors)")
-    write_json(args.metrics, metrics)
+    confusion = {name: Path(args.plots) / f"confusion_{name}.csv" for name in ("model", "best")}
+    with publish([*confusion.values(), args.metrics], "evaluate") as out:
+        for name, path in (("model", args.model), ("best", args.best)):
+            model, meta = load_model(path)
+            result = evaluate(model, images, labels, params.batch_size)
+            metrics[name] = {**result.summary(), "hidden_dim": model.hidden_dim, "val_acc": meta.get("best_val_acc")}
+            write_csv(out[confusion[name]], ["actual", "predicted"], confusion_rows(result))
+            print(f"evaluate: {path}: test accuracy {result.accuracy:.4f} ({metrics[name]['errors']} errors)")
+        write_json(out[args.metrics], metrics)
 
 
 if __name__ == "__main__":

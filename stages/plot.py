@@ -1,15 +1,19 @@
 """Stage plot: render the figures (training curves, weights, confusion, mistakes, search) as PNGs."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from pipeline.cli import run_stage, stage_parser
-from pipeline.figures import PlotParams, make_figures
+from pipeline.figures import FIGURES, PlotParams, make_figures
 from pipeline.params import load_section
+from pipeline.publish import publish
 
 
 def main(args) -> None:
     params = load_section(PlotParams, "plot", args.params)
-    paths = make_figures(args.out, args.train_plots, args.model, args.best, args.confusion, args.test, args.search,
-                         params)
+    with publish([Path(args.out) / f"{name}.png" for name in FIGURES], "plot") as out:
+        paths = make_figures(out.folder(args.out), args.train_plots, args.model, args.best, args.confusion, args.test,
+                             args.search, params)
     print(f"plot: {len(paths)} figures in {args.out}")
 
 

@@ -9,6 +9,8 @@ from tqdm import tqdm
 from pipeline.cli import run_stage, stage_parser
 from pipeline.fileio import write_csv, write_json
 from pipeline.params import read_params
+from pipeline.plan import check_search_plan
+from pipeline.publish import publish
 from pipeline.search import SearchParams, best_trial, resolve_workers, run_search
 from pipeline.training import build_model, load_solver_data, save_trained
 
@@ -17,6 +19,7 @@ def main(args) -> None:
     params = SearchParams.from_dict(read_params(args.params).get("search"), f"{Path(args.params).name}:search")
     data = load_solver_data(args.data)
     configs = params.trials()
+    check_search_plan(params, data["X_train"].shape, f"{Path(args.params).name}:search")
     workers = resolve_workers(params.workers, len(configs))
     print(f"search: {len(configs)} trials over {', '.join(params.grid)} with {workers} worker(s), 1 BLAS thread each")
     bar = tqdm(total=len(configs), desc="search", unit="trial", disable=not sys.stderr.isatty())
@@ -33,18 +36,19 @@ def main(args) -> None:
     model = build_model(best_config, data["X_train"])
     for k, v in best.params.items():
         model.params[k][...] = v
-    save_trained(args.model, model, best_config, data, best.best_val_acc)
     rows = [t.row() for t in trials]
     header = list(rows[0])
-    write_csv(args.results, header, [[r[h] for h in header] for r in rows])
-    write_json(args.metrics, {
-        "best_val_acc": best.best_val_acc,
-        "best_trial": best.index,
-        "best_params": best.overrides,
-        "best_epoch": best.best_epoch,
-        "trials": len(trials),
-        "diverged": sum(t.status == "diverged" for t in trials),
-    })
+    with publish([args.model, args.results, args.metrics], "search") as out:
+        save_trained(out[args.model], model, best_config, data, best.best_val_acc)
+        write_csv(out[args.results], header, [[r[h] for h in header] for r in rows])
+        write_json(out[args.metrics], {
+            "best_val_acc": best.best_val_acc,
+            "best_trial": best.index,
+            "best_params": best.overrides,
+            "best_epoch": best.best_epoch,
+            "trials": len(trials),
+            "diverged": sum(t.status == "diverged" for t in trials),
+        })
     write_json(args.timing, {"trial_seconds": {str(t.index): round(t.seconds, 3) for t in trials},
                              "total_trial_seconds": round(sum(t.seconds for t in trials), 3), "workers": workers})
     print(f"search: best {best.overrides} with val acc {best.best_val_acc:.4f}; model in {args.model}")

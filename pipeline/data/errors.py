@@ -1,8 +1,10 @@
-"""Exceptions for bad or missing data; stages turn any DataError into a one-line (or short) message."""
+"""Exceptions for bad or missing data; each is a PipelineError, so a stage prints it as a short message."""
 from __future__ import annotations
 
+from pipeline.errors import PipelineError
 
-class DataError(ValueError):
+
+class DataError(PipelineError, ValueError):
     """Input data is missing, malformed or does not match what was expected."""
 
 

@@ -6,13 +6,14 @@ file length is exactly header + product(dims) * itemsize.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import struct
 from pathlib import Path
 
 import numpy as np
 
-from pipeline.data.errors import IdxError
+from pipeline.data.errors import ChecksumError, IdxError
 from pipeline.fileio import atomic_write
 
 # IDX dtype code -> big-endian numpy dtype.
@@ -25,6 +26,8 @@ DTYPES: dict[int, np.dtype] = {
     0x0E: np.dtype(">f8"),
 }
 _CODES = {dt.newbyteorder("=").str: code for code, dt in DTYPES.items()}
+# The largest official file is 47 MB; a file far larger is refused before it is read.
+MAX_IDX_BYTES = 128 << 20
 
 
 def encode_idx(array: np.ndarray) -> bytes:
@@ -89,11 +92,26 @@ def read_idx(
     path: str | os.PathLike,
     dtype: np.dtype | str | None = None,
     shape: tuple[int | None, ...] | None = None,
+    sha256: str | None = None,
+    max_bytes: int = MAX_IDX_BYTES,
 ) -> np.ndarray:
-    """Read and check an IDX file (see `decode_idx`); a missing file raises IdxError naming it."""
+    """Read and check an IDX file (see `decode_idx`); a missing file raises IdxError naming it.
+
+    A file over `max_bytes` is refused before it is read; with `sha256`, bytes that do not match it
+    are refused (ChecksumError) before they are parsed.
+    """
     path = Path(path)
     try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise IdxError(f"{path}: {size} bytes is too large for an MNIST IDX file (at most {max_bytes}); "
+                           "rerun the download stage (dvc repro -f download)")
         data = path.read_bytes()
     except FileNotFoundError:
         raise IdxError(f"{path}: no such file; run the download stage first") from None
+    if sha256 is not None:
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sha256.lower():
+            raise ChecksumError(f"{path}: altered or damaged: SHA-256 {actual[:16]}... is not the official "
+                                f"{sha256[:16]}...; rerun the download stage (dvc repro -f download)")
     return decode_idx(data, str(path), dtype=dtype, shape=shape)

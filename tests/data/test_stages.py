@@ -23,15 +23,27 @@ def test_help(script: str, option: str) -> None:
     assert "--params" in proc.stdout and option in proc.stdout
 
 
-def test_split_stage_end_to_end(tmp_path, tiny_raw_dir) -> None:
+def test_split_stage_end_to_end(tmp_path, packaged_raw) -> None:
+    raw, _, _ = packaged_raw
     params = tmp_path / "params.yaml"
-    params.write_text("split: {val_size: 10, seed: 0, train_size: null}\n")
+    params.write_text("split: {val_size: 10, seed: 0, train_size: 100}\n")
     out, stats = tmp_path / "prepared", tmp_path / "metrics" / "split.json"
-    proc = _run("split.py", "--params", str(params), "--raw", str(tiny_raw_dir), "--out", str(out),
+    proc = _run("split.py", "--params", str(params), "--raw", str(raw), "--out", str(out),
                 "--stats", str(stats), cwd=tmp_path)  # runs from elsewhere: pipeline is installed (make install)
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in out.iterdir()) == ["test.npz", "train.npz", "val.npz"]
-    assert json.loads(stats.read_text())["train"]["total"] == 90
+    assert json.loads(stats.read_text())["train"]["total"] == 100
+
+
+def test_split_stage_refuses_files_that_are_not_the_official_ones(tmp_path, tiny_raw_dir) -> None:
+    (tmp_path / "params.yaml").write_text("split: {val_size: 10}\n")
+    out = tmp_path / "prepared"
+    proc = _run("split.py", "--raw", str(tiny_raw_dir), "--out", str(out), "--stats", str(tmp_path / "s.json"),
+                cwd=tmp_path)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith(f"split: error: {tiny_raw_dir / 'train-images-idx3-ubyte'}: altered or damaged")
+    assert "rerun the download stage (dvc repro -f download)" in proc.stderr
+    assert not out.exists()
 
 
 def test_download_stage_folder_source(tmp_path, tiny_raw_dir) -> None:
