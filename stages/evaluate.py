@@ -8,7 +8,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipeline.cli import run_stage, stage_parser  # noqa: E402
 from pipeline.data.split import load_prepared  # noqa: E402
-from pipeline.evaluate import EvaluateParams, confusion_rows, evaluate  # noqa: E402
+from pipeline.evaluate import EvaluateParams, confusion_rows, evaluate, per_class_rows  # noqa: E402
 from pipeline.fileio import write_csv, write_json  # noqa: E402
 from pipeline.params import load_section  # noqa: E402
 from pipeline.persistence import load_model  # noqa: E402
@@ -17,14 +17,15 @@ from pipeline.persistence import load_model  # noqa: E402
 def main(args) -> None:
     params = load_section(EvaluateParams, "evaluate", args.params)
     images, labels = load_prepared(args.test)
-    metrics = {}
+    results = {}
     for name, path in (("model", args.model), ("best", args.best)):
-        model, meta = load_model(path)
-        result = evaluate(model, images, labels, params.batch_size)
-        metrics[name] = {**result.summary(), "hidden_dim": model.hidden_dim, "val_acc": meta.get("best_val_acc")}
+        model, _ = load_model(path)
+        result = results[name] = evaluate(model, images, labels, params.batch_size)
+        print(f"evaluate: {path}: test accuracy {result.accuracy:.4f} ({result.summary()['errors']} errors)")
+    for name, result in results.items():
         write_csv(Path(args.plots) / f"confusion_{name}.csv", ["actual", "predicted"], confusion_rows(result))
-        print(f"evaluate: {path}: test accuracy {result.accuracy:.4f} ({metrics[name]['errors']} errors)")
-    write_json(args.metrics, metrics)
+    write_csv(Path(args.plots) / "per_class_acc.csv", *per_class_rows(results))
+    write_json(args.metrics, {name: result.summary() for name, result in results.items()})
 
 
 if __name__ == "__main__":
@@ -33,5 +34,6 @@ if __name__ == "__main__":
     parser.add_argument("--model", default="models/model.npz", help="the train stage's model")
     parser.add_argument("--best", default="models/best.npz", help="the search stage's best model")
     parser.add_argument("--metrics", default="metrics/evaluate.json", help="metrics JSON")
-    parser.add_argument("--plots", default="plots/evaluate", help="folder for confusion_{model,best}.csv")
+    parser.add_argument("--plots", default="plots/evaluate",
+                        help="folder for confusion_{model,best}.csv and per_class_acc.csv")
     run_stage(main, parser)
