@@ -18,14 +18,12 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def repo(tmp_path_factory) -> Repo:
-    """The pipeline run once on small settings, its outputs committed."""
-    repo = Repo.create(tmp_path_factory.mktemp("e2e"))
-    first = repo.dvc("repro")
-    assert ran_stages(first.stdout) == {"download", "split", "train", "search", "evaluate", "plot"}
-    repo.git("add", "-A")
-    repo.git("commit", "-q", "-m", "pipeline outputs")
-    return repo
+def repo(pipeline_repo: Repo) -> Repo:
+    """The pipeline run once on small settings, its outputs committed (conftest), workspace at HEAD."""
+    pipeline_repo.git("reset", "-q", "--hard")
+    pipeline_repo.dvc("checkout", "-q")
+    assert pipeline_repo.dvc("status", "--json").stdout.strip() == "{}"
+    return pipeline_repo
 
 
 def test_every_output_exists_and_parses(repo):
@@ -157,15 +155,15 @@ def test_run_cache_restores_every_stage_of_an_experiment_seen_before(repo):
         out = repo.dvc("exp", "run", *[a for kv in sets for a in ("-S", kv)])
         return out, time.perf_counter() - start
 
-    first, run_seconds = exp_run("train.reg=0.01")
+    first, run_seconds = exp_run("train.reg=0.02")
     assert ran_stages(first.stdout) == {"train", "evaluate", "plot"}
     metrics = repo.read("metrics/train.json"), repo.read("metrics/evaluate.json")
     back = exp_run("train.reg=0.0")[0]  # the committed baseline: its run-cache entries came with `dvc repro`
     assert ran_stages(back.stdout) == set() and restored_stages(back.stdout) == {"train", "evaluate", "plot"}
-    again, restore_seconds = exp_run("train.reg=0.01")
+    again, restore_seconds = exp_run("train.reg=0.02")
     assert ran_stages(again.stdout) == set() and restored_stages(again.stdout) == {"train", "evaluate", "plot"}
     assert (repo.read("metrics/train.json"), repo.read("metrics/evaluate.json")) == metrics
-    print(f"train.reg=0.01: run {run_seconds:.1f} s, restored from the run-cache {restore_seconds:.1f} s")
+    print(f"train.reg=0.02: run {run_seconds:.1f} s, restored from the run-cache {restore_seconds:.1f} s")
 
     grid = repo.read("reports/search_results.csv")
     assert ran_stages(exp_run("search.grid.hidden_dim=[12]")[0].stdout) >= {"search", "plot"}
