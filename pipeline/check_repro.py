@@ -5,7 +5,8 @@
 
 Clones `--ref` into a temporary folder, runs `dvc repro` there (the whole pipeline, or only the
 named stages and what they need), then compares, stage by stage, the output hashes in the new
-dvc.lock with the committed one, and every metric with the committed value. Identical hashes
+dvc.lock with the committed one, and every metric (and every value of the per-class accuracy plot)
+with the committed value. Identical hashes
 mean a bit-identical reproduction (same arithmetic: same BLAS kernels). Where hashes differ,
 the metrics must agree within tolerance: accuracies within `--acc-tolerance` (absolute), per-class
 accuracies (about 1,000 images each, so 0.1 point per image) within `--class-acc-tolerance`,
@@ -29,6 +30,9 @@ from typing import Any, Iterator
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+
+# Plot CSVs whose values are compared like metrics: {path: the column naming each row}.
+COMPARED_PLOTS = {"plots/evaluate/per_class_acc.csv": "class"}
 
 
 @dataclass
@@ -71,7 +75,7 @@ def compare_metric(name: str, old: Any, new: Any, tol: Tolerances = Tolerances()
     if leaf in ("best_epoch", "best_trial", "errors", "hidden_dim") or key.startswith("best_params"):
         return Row(name, old, new, "info")
     numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (old, new))
-    if numeric and "per_class_acc" in key:
+    if numeric and "per_class_acc" in name:
         return Row(name, old, new, "within" if abs(new - old) <= tol.class_acc else "DIFFERS")
     if numeric and "acc" in key:
         return Row(name, old, new, "within" if abs(new - old) <= tol.acc else "DIFFERS")
@@ -89,6 +93,26 @@ def _metric_files(dvc_yaml: dict, stage: str) -> list[str]:
     for entry in dvc_yaml["stages"][stage].get("metrics", []):
         files.append(next(iter(entry)) if isinstance(entry, dict) else entry)
     return files
+
+
+def _plot_files(dvc_yaml: dict, stage: str) -> list[str]:
+    """The stage's plot outputs that are compared value by value (COMPARED_PLOTS)."""
+    entries = dvc_yaml["stages"][stage].get("plots", [])
+    paths = [next(iter(e)) if isinstance(e, dict) else e for e in entries]
+    return [p for p in paths if p in COMPARED_PLOTS]
+
+
+def _plot_values(path: Path, key_column: str) -> dict[str, Any]:
+    """{column.row key: number} of a plot CSV; empty cells are None."""
+    lines = path.read_text().splitlines()
+    header = lines[0].split(",")
+    values: dict[str, Any] = {}
+    for line in lines[1:]:
+        row = dict(zip(header, line.split(",")))
+        for column, cell in row.items():
+            if column != key_column:
+                values[f"{column}.{row[key_column]}"] = float(cell) if cell else None
+    return values
 
 
 def compare(committed_dir: Path, clone: Path, stages: list[str], tol: Tolerances = Tolerances()) -> tuple[list[Row], bool]:
@@ -110,6 +134,13 @@ def compare(committed_dir: Path, clone: Path, stages: list[str], tol: Tolerances
             new_m = dict(_flatten(json.loads((clone / metric_file).read_text())))
             for key in sorted(set(old_m) | set(new_m)):
                 rows.append(compare_metric(f"{metric_file}:{key}", old_m.get(key), new_m.get(key), tol))
+        for plot_file in _plot_files(dvc_yaml, stage):
+            if not (committed_dir / plot_file).is_file():  # a commit from before the plot existed
+                continue
+            old_p = _plot_values(committed_dir / plot_file, COMPARED_PLOTS[plot_file])
+            new_p = _plot_values(clone / plot_file, COMPARED_PLOTS[plot_file])
+            for key in sorted(set(old_p) | set(new_p)):
+                rows.append(compare_metric(f"{plot_file}:{key}", old_p.get(key), new_p.get(key), tol))
     return rows, identical
 
 
@@ -130,15 +161,21 @@ def run(cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
 
 
 def save_committed(repo: Path, ref: str, out: Path) -> list[str]:
-    """Write `ref`'s dvc.lock and every stage's metrics files into `out`; return the stage names."""
-    def show(path: str) -> bytes:
-        return subprocess.run(["git", "show", f"{ref}:{path}"], cwd=repo, check=True, capture_output=True).stdout
+    """Write `ref`'s dvc.lock, every stage's metrics files and compared plots into `out`; return the stage names."""
+    def show(path: str, check: bool = True) -> bytes | None:
+        proc = subprocess.run(["git", "show", f"{ref}:{path}"], cwd=repo, check=check, capture_output=True)
+        return proc.stdout if proc.returncode == 0 else None
 
     dvc_yaml = yaml.safe_load(show("dvc.yaml"))
     stages = list(dvc_yaml["stages"])
     for path in ["dvc.lock"] + [f for stage in stages for f in _metric_files(dvc_yaml, stage)]:
         (out / path).parent.mkdir(parents=True, exist_ok=True)
         (out / path).write_bytes(show(path))
+    for path in [f for stage in stages for f in _plot_files(dvc_yaml, stage)]:
+        data = show(path, check=False)
+        if data is not None:
+            (out / path).parent.mkdir(parents=True, exist_ok=True)
+            (out / path).write_bytes(data)
     return stages
 
 

@@ -33,11 +33,10 @@ class Evaluation:
         return [float(c / t) if t else float("nan") for c, t in zip(np.diag(self.confusion), totals)]
 
     def summary(self) -> dict[str, Any]:
-        """JSON-able metrics: accuracy, per-class accuracy, error count."""
+        """JSON-able metrics people compare: accuracy and error count (per class: `per_class_rows`)."""
         return {
             "test_acc": self.accuracy,
             "errors": int(self.confusion.sum() - np.trace(self.confusion)),
-            "per_class_acc": {str(c): a for c, a in enumerate(self.per_class_accuracy())},
         }
 
 
@@ -54,6 +53,20 @@ class EvaluateParams:
     """params.yaml:evaluate."""
 
     batch_size: int = param(integer(1), 10000, "images per forward pass")
+
+
+def per_class_rows(evaluations: dict[str, Evaluation]) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows of the per-class accuracy plot: one row per class, one column per model.
+
+    A class with no test image has no accuracy: its cell is left empty.
+    """
+    names = list(evaluations)
+    per_class = [evaluations[n].per_class_accuracy() for n in names]
+    counts = {len(p) for p in per_class}
+    if len(counts) != 1:
+        raise ValueError(f"models {names} do not have the same number of classes")
+    rows = [[c] + [None if np.isnan(p[c]) else p[c] for p in per_class] for c in range(counts.pop())]
+    return ["class"] + names, rows
 
 
 def confusion_rows(evaluation: Evaluation) -> list[list[int]]:

@@ -5,26 +5,29 @@ from pathlib import Path
 
 from pipeline.cli import run_stage, stage_parser
 from pipeline.data.split import load_prepared
-from pipeline.evaluate import EvaluateParams, confusion_rows, evaluate
+from pipeline.evaluate import EvaluateParams, confusion_rows, evaluate, per_class_rows
 from pipeline.fileio import write_csv, write_json
 from pipeline.params import load_section
-from pipeline.publish import publish
 from pipeline.persistence import load_model
+from pipeline.publish import publish
 
 
 def main(args) -> None:
     params = load_section(EvaluateParams, "evaluate", args.params)
     images, labels = load_prepared(args.test)
-    metrics = {}
-    confusion = {name: Path(args.plots) / f"confusion_{name}.csv" for name in ("model", "best")}
-    with publish([*confusion.values(), args.metrics], "evaluate") as out:
-        for name, path in (("model", args.model), ("best", args.best)):
-            model, meta = load_model(path)
-            result = evaluate(model, images, labels, params.batch_size)
-            metrics[name] = {**result.summary(), "hidden_dim": model.hidden_dim, "val_acc": meta.get("best_val_acc")}
+    results = {}
+    for name, path in (("model", args.model), ("best", args.best)):
+        model, _ = load_model(path)
+        result = results[name] = evaluate(model, images, labels, params.batch_size)
+        print(f"evaluate: {path}: test accuracy {result.accuracy:.4f} ({result.summary()['errors']} errors)")
+    plots = Path(args.plots)
+    confusion = {name: plots / f"confusion_{name}.csv" for name in results}
+    per_class = plots / "per_class_acc.csv"
+    with publish([*confusion.values(), per_class, args.metrics], "evaluate") as out:
+        for name, result in results.items():
             write_csv(out[confusion[name]], ["actual", "predicted"], confusion_rows(result))
-            print(f"evaluate: {path}: test accuracy {result.accuracy:.4f} ({metrics[name]['errors']} errors)")
-        write_json(out[args.metrics], metrics)
+        write_csv(out[per_class], *per_class_rows(results))
+        write_json(out[args.metrics], {name: result.summary() for name, result in results.items()})
 
 
 if __name__ == "__main__":
@@ -33,5 +36,6 @@ if __name__ == "__main__":
     parser.add_argument("--model", default="models/model.npz", help="the train stage's model")
     parser.add_argument("--best", default="models/best.npz", help="the search stage's best model")
     parser.add_argument("--metrics", default="metrics/evaluate.json", help="metrics JSON")
-    parser.add_argument("--plots", default="plots/evaluate", help="folder for confusion_{model,best}.csv")
+    parser.add_argument("--plots", default="plots/evaluate",
+                        help="folder for confusion_{model,best}.csv and per_class_acc.csv")
     run_stage(main, parser)

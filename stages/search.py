@@ -60,6 +60,6 @@ if __name__ == "__main__":
     parser.add_argument("--model", default="models/best.npz", help="where to save the best model")
     parser.add_argument("--results", default="reports/search_results.csv", help="one row per trial")
     parser.add_argument("--metrics", default="metrics/search.json", help="best params and val acc")
-    parser.add_argument("--timing", default="metrics/timing/search.json",
+    parser.add_argument("--timing", default="logs/search_timing.json",
                         help="per-trial seconds (kept out of the DVC outputs so they stay byte-identical)")
     run_stage(main, parser)

@@ -36,6 +36,6 @@ if __name__ == "__main__":
     parser.add_argument("--model", default="models/model.npz", help="where to save the model")
     parser.add_argument("--metrics", default="metrics/train.json", help="metrics JSON")
     parser.add_argument("--plots", default="plots/train", help="folder for epochs.csv and iterations.csv")
-    parser.add_argument("--timing", default="metrics/timing/train.json",
-                        help="wall time JSON (kept out of the DVC outputs so they stay byte-identical)")
+    parser.add_argument("--timing", default="logs/train_timing.json",
+                        help="wall time JSON (git- and DVC-ignored: no output, metric or diff carries wall times)")
     run_stage(main, parser)

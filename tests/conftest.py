@@ -106,3 +106,18 @@ def packaged_raw(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object
     result = download(out, source="auto", mirrors=[f"http://127.0.0.1:{port}/"], timeout=5,
                       record_path=out.parent / "raw_source.json", progress=False)
     return out, result, time.perf_counter() - start
+
+
+@pytest.fixture(scope="session")
+def pipeline_repo(tmp_path_factory: pytest.TempPathFactory):
+    """A copy of the project run once with the real `dvc repro` on small settings (tests/e2e.py
+    SMALL_PARAMS), its outputs committed. Shared by the end-to-end modules to save a pipeline run;
+    each module's fixture first brings it back to HEAD."""
+    from e2e import Repo, ran_stages
+
+    repo = Repo.create(tmp_path_factory.mktemp("e2e"))
+    first = repo.dvc("repro")
+    assert ran_stages(first.stdout) == {"download", "split", "train", "search", "evaluate", "plot"}
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "-m", "pipeline outputs")
+    return repo

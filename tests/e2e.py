@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -39,6 +40,16 @@ def isolated_env(home: Path) -> dict[str, str]:
         "PYTHONDONTWRITEBYTECODE": "1",
     })
     return env
+
+
+def ran_stages(output: str) -> set[str]:
+    """Stages `dvc repro` / `dvc exp run` ran (their command executed)."""
+    return set(re.findall(r"Running stage '([a-z]+)'", output))
+
+
+def restored_stages(output: str) -> set[str]:
+    """Stages DVC restored from the run-cache instead of running them."""
+    return set(re.findall(r"Stage '([a-z]+)' is cached - skipping run, checking out outputs", output))
 
 
 def project_files() -> list[str]:
@@ -90,6 +101,15 @@ class Repo:
 
     def git(self, *args: str) -> subprocess.CompletedProcess:
         return self.run("git", *args)
+
+    def clone(self, path: Path, env: dict[str, str] | None = None) -> "Repo":
+        """`git clone` of this repository (no DVC cache: a teammate's fresh clone)."""
+        self.run("git", "clone", "-q", str(self.path), str(path))
+        return Repo(path, env or self.env)
+
+    def with_env(self, **extra: str) -> "Repo":
+        """The same repository, run with extra environment variables."""
+        return Repo(self.path, {**self.env, **extra})
 
     def read(self, rel: str) -> bytes:
         return (self.path / rel).read_bytes()

@@ -50,3 +50,32 @@ def test_compare_reports_hashes_and_metrics(tmp_path):
     table = format_table(rows)
     assert table.splitlines()[0].split() == ["what", "committed", "reproduced", "verdict"]
     assert "0.971" in table
+
+
+def _write_evaluate(root, acc3, test_acc=0.97):
+    (root / "metrics").mkdir(parents=True)
+    (root / "plots/evaluate").mkdir(parents=True)
+    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"evaluate": {
+        "cmd": "x", "metrics": [{"metrics/evaluate.json": {"cache": False}}],
+        "plots": [{"plots/evaluate/per_class_acc.csv": {"cache": False}},
+                  {"plots/evaluate/confusion_best.csv": {"cache": False}}]}}}))
+    (root / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {"evaluate": {"outs": []}}}))
+    (root / "metrics/evaluate.json").write_text(json.dumps({"best": {"test_acc": test_acc}}))
+    (root / "plots/evaluate/per_class_acc.csv").write_text(f"class,model,best\n0,0.9,0.95\n3,0.8,{acc3}\n")
+    (root / "plots/evaluate/confusion_best.csv").write_text("actual,predicted\n0,1\n")
+
+
+def test_compare_checks_the_per_class_accuracy_plot_with_the_class_tolerance(tmp_path):
+    old, new, far = tmp_path / "old", tmp_path / "new", tmp_path / "far"
+    _write_evaluate(old, 0.950)
+    _write_evaluate(new, 0.945)
+    _write_evaluate(far, 0.900)
+    rows, _ = compare(old, new, ["evaluate"])
+    verdicts = {r.what: r.verdict for r in rows}
+    assert verdicts == {"metrics/evaluate.json:best.test_acc": "identical",
+                        "plots/evaluate/per_class_acc.csv:model.0": "identical",
+                        "plots/evaluate/per_class_acc.csv:best.0": "identical",
+                        "plots/evaluate/per_class_acc.csv:model.3": "identical",
+                        "plots/evaluate/per_class_acc.csv:best.3": "within"}  # the confusion CSV is not compared
+    rows, _ = compare(old, far, ["evaluate"])
+    assert [r.what for r in rows if r.failed] == ["plots/evaluate/per_class_acc.csv:best.3"]

@@ -1,4 +1,5 @@
-"""dvc.yaml lists exactly the code and params each stage depends on."""
+"""dvc.yaml lists exactly the code and params each stage depends on, and declares every output so
+that DVC keeps a run-cache entry for every stage."""
 from __future__ import annotations
 
 import ast
@@ -10,6 +11,13 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())
 STAGES = ("download", "split", "train", "search", "evaluate", "plot")
+
+try:  # the search package names its own settings that do not change results (workers, executor...)
+    from pipeline.search import RUNTIME_KEYS as SEARCH_RUNTIME_KEYS
+except ImportError:
+    SEARCH_RUNTIME_KEYS = ("search.workers",)
+# params.yaml keys no stage tracks: they change how a stage runs, never what it writes.
+RUNTIME_KEYS = (*SEARCH_RUNTIME_KEYS, "download.timeout", "download.file_deadline")
 
 
 def _module_file(name: str) -> Path | None:
@@ -68,9 +76,77 @@ def test_code_deps_are_exactly_the_import_closure(stage):
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_each_stage_reads_only_its_own_params_section(stage):
-    assert DVC["stages"][stage]["params"] == [stage]
+    tracked = DVC["stages"][stage]["params"]
+    assert tracked and all(isinstance(p, str) and (p == stage or p.startswith(f"{stage}.")) for p in tracked)
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     assert stage in params
+
+
+def _leaf_keys(tree: dict, prefix: str = "") -> list[str]:
+    keys = []
+    for k, v in tree.items():
+        path = f"{prefix}{k}"
+        keys += _leaf_keys(v, f"{path}.") if isinstance(v, dict) and v else [path]
+    return keys
+
+
+def _covered(key: str, entries) -> bool:
+    return any(key == e or key.startswith(f"{e}.") for e in entries)
+
+
+def test_every_untracked_param_is_a_runtime_setting():
+    """A params.yaml key no stage tracks must be a runtime setting, and no runtime setting is tracked,
+    so that changing a worker count or a timeout never reruns (or fails to rerun) a stage."""
+    tracked = [p for stage in STAGES for p in DVC["stages"][stage]["params"]]
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    untracked = [k for k in _leaf_keys(params) if not _covered(k, tracked)]
+    assert [k for k in untracked if not _covered(k, RUNTIME_KEYS)] == []
+    assert [k for k in RUNTIME_KEYS if _covered(k, tracked)] == []
+    assert "search.workers" in untracked
+
+
+def test_untracked_check_catches_a_missing_key():
+    params = {"train": {"lr": 1, "reg": 0}, "search": {"workers": 0, "grid": {"lr": [1]}}}
+    untracked = [k for k in _leaf_keys(params) if not _covered(k, ["train.lr", "search.grid"])]
+    assert untracked == ["train.reg", "search.workers"]
+
+
+def _out_path(entry) -> str:
+    return entry if isinstance(entry, str) else next(iter(entry))
+
+
+def _out_props(entry) -> dict:
+    return {} if isinstance(entry, str) else (next(iter(entry.values())) or {})
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_stage_can_be_restored_from_the_run_cache(stage):
+    """DVC 3.67 (dvc/stage/__init__.py, Stage.run) saves no run-cache entry for a stage having an
+    output with `cache: false` that is not one of its metrics or plots."""
+    outs = DVC["stages"][stage].get("outs", [])
+    assert [_out_path(o) for o in outs if _out_props(o).get("cache") is False] == []
+    declared = outs + DVC["stages"][stage].get("metrics", []) + DVC["stages"][stage].get("plots", [])
+    assert declared and not any(_out_props(o).get("persist") for o in declared)
+
+
+def test_no_top_level_metrics_and_no_wall_times():
+    """Wall times go to logs/ (ignored by git and DVC); metrics are only what stages write."""
+    assert "metrics" not in DVC
+    declared = [_out_path(o) for stage in STAGES for kind in ("outs", "metrics", "plots")
+                for o in DVC["stages"][stage].get(kind, [])]
+    assert [p for p in declared if "timing" in p or p.startswith("logs/")] == []
+    assert "/logs/" in (ROOT / ".gitignore").read_text().split()
+    assert "/logs/" in (ROOT / ".dvcignore").read_text().split()
+    assert "/dvc_plots/" in (ROOT / ".gitignore").read_text().split()
+
+
+def test_models_are_artifacts():
+    artifacts = DVC["artifacts"]
+    assert {a["path"] for a in artifacts.values()} == {"models/model.npz", "models/best.npz"}
+    for name, a in artifacts.items():
+        assert a["type"] == "model" and a["desc"] and a["labels"], name
+    outs = {_out_path(o) for stage in STAGES for o in DVC["stages"][stage].get("outs", [])}
+    assert {a["path"] for a in artifacts.values()} <= outs
 
 
 def test_train_params_do_not_reach_download_split_or_search():

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.evaluate import Evaluation, confusion_matrix, confusion_rows, evaluate
+from pipeline.evaluate import Evaluation, confusion_matrix, confusion_rows, evaluate, per_class_rows
 from pipeline.model import TwoLayerNet
 from pipeline.preprocess import Preprocessor
 
@@ -18,10 +18,27 @@ def test_summary_accuracy_and_per_class():
     labels, preds = np.array([0, 0, 1, 1, 1]), np.array([0, 1, 1, 1, 0])
     ev = Evaluation(labels, preds, confusion_matrix(labels, preds, 3))
     s = ev.summary()
-    assert s["test_acc"] == pytest.approx(0.6) and s["errors"] == 2
-    assert s["per_class_acc"]["0"] == pytest.approx(0.5) and s["per_class_acc"]["1"] == pytest.approx(2 / 3)
-    assert np.isnan(s["per_class_acc"]["2"])  # a class with no images has no accuracy
+    assert s == {"test_acc": pytest.approx(0.6), "errors": 2}  # per-class accuracy is a plot, not a metric
+    assert ev.per_class_accuracy()[:2] == [pytest.approx(0.5), pytest.approx(2 / 3)]
+    assert np.isnan(ev.per_class_accuracy()[2])  # a class with no images has no accuracy
     assert confusion_rows(ev) == [[0, 0], [0, 1], [1, 1], [1, 1], [1, 0]]
+
+
+def test_per_class_rows_one_row_per_class_one_column_per_model():
+    labels = np.array([0, 0, 1, 1, 1])
+    a = Evaluation(labels, np.array([0, 1, 1, 1, 0]), confusion_matrix(labels, np.array([0, 1, 1, 1, 0]), 3))
+    b = Evaluation(labels, labels, confusion_matrix(labels, labels, 3))
+    header, rows = per_class_rows({"model": a, "best": b})
+    assert header == ["class", "model", "best"]
+    assert rows == [[0, 0.5, 1.0], [1, pytest.approx(2 / 3), 1.0], [2, None, None]]  # class 2: no image
+
+
+def test_per_class_rows_refuses_models_with_different_class_counts():
+    labels = np.array([0, 1])
+    a = Evaluation(labels, labels, confusion_matrix(labels, labels, 2))
+    b = Evaluation(labels, labels, confusion_matrix(labels, labels, 3))
+    with pytest.raises(ValueError, match="number of classes"):
+        per_class_rows({"model": a, "best": b})
 
 
 def test_evaluate_matches_predict():

@@ -1,8 +1,10 @@
 """The GitHub Actions workflow (.github/workflows/ci.yml): it cannot run here, so check what can be.
 
 - Structure, with PyYAML: triggers, jobs, the steps that run the pipeline, write the report and
-  upload the outputs; every `make` target it calls exists in the Makefile; each `run:` script
-  parses as bash. Each check is also shown to fail on a broken copy, so these tests can fail.
+  upload the outputs; the caches that let a run reuse earlier work (the virtualenv keyed on the lock
+  files, DVC's cache with its run-cache) and the optional DVC remote; every `make` target it calls
+  exists in the Makefile; each `run:` script parses as bash. Each check is also shown to fail on a
+  broken copy, so these tests can fail.
 - The GitHub workflow JSON schema, with check-jsonschema (offline: the schema ships in the package).
 """
 from __future__ import annotations
@@ -23,7 +25,8 @@ WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 MAKEFILE = ROOT / "Makefile"
 
 UPLOADED = ("plots/figures/*.png", "plots/**/*.csv", "metrics/**/*.json", "reports/*.csv")
-ACTIONS = {"actions/checkout": "v4", "actions/setup-python": "v5", "actions/upload-artifact": "v4"}
+ACTIONS = {"actions/checkout": "v4", "actions/setup-python": "v5", "actions/upload-artifact": "v4",
+           "actions/cache": "v4"}
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -58,10 +61,11 @@ def run_scripts(wf: dict[str, Any]) -> Iterator[tuple[str, str]]:
 
 
 def make_targets_called(script: str) -> list[str]:
-    """The targets of each `make ...` command in a shell script (options and VAR=value left out)."""
+    """The targets of each `make ...` command in a shell script (options, VAR=value, redirections left out)."""
     targets = []
     for match in re.finditer(r"(?:^|[;&|(]|\s)make((?:[ \t]+[^\s;&|)#]+)*)", script, re.MULTILINE):
-        targets += [w for w in match.group(1).split() if not w.startswith("-") and "=" not in w]
+        targets += [w for w in match.group(1).split()
+                    if not w.startswith("-") and "=" not in w and not re.search(r"[<>]", w)]
     return targets
 
 
@@ -108,12 +112,34 @@ def workflow_problems(wf: dict[str, Any], targets: set[str]) -> list[str]:
                 check(ACTIONS.get(action) == ref, f"{job_id}: {step['uses']} is not one of the pinned actions")
     check(any("make test" in s for j, s in run_scripts(wf) if j == "test"), "test job must run `make test`")
 
+    for job_id, job in (("test", test), ("pipeline", pipeline)):
+        venv = [s for s in uses(job, "actions/cache") if str((s.get("with") or {}).get("path")) == ".venv"]
+        key = str((venv[0].get("with") or {}).get("key", "")) if venv else ""
+        check(all(f in key for f in ("requirements*.txt", "constraints.txt", "runner.os", "python-version")),
+              f"{job_id}: cache .venv keyed on OS, Python version, requirements*.txt and constraints.txt")
+        cache_ids = [s.get("id") for s in venv]
+        check(any(f"steps.{i}.outputs.cache-hit" in str(s.get("if", "")) and ".venv/.installed" in str(s.get("run", ""))
+                  for i in cache_ids if i for s in steps(job)),
+              f"{job_id}: on a virtualenv cache hit, touch .venv/.installed so make does not reinstall")
+    dvc_cache = [s for s in uses(pipeline, "actions/cache") if str((s.get("with") or {}).get("path")) == ".dvc/cache"]
+    check(len(dvc_cache) == 1 and "github.sha" in str((dvc_cache or [{}])[0].get("with", {}).get("key", ""))
+          and (dvc_cache or [{}])[0].get("with", {}).get("restore-keys"),
+          "pipeline job: cache .dvc/cache (with the run-cache), a new key per commit restored from earlier ones")
+
     checkouts = uses(pipeline, "actions/checkout")
     check(bool(checkouts) and (checkouts[0].get("with") or {}).get("fetch-depth") == 0,
           "pipeline job: checkout with fetch-depth: 0 (the base branch is diffed against)")
     scripts = [s for j, s in run_scripts(wf) if j == "pipeline"]
-    repro = next((i for i, s in enumerate(scripts) if re.search(r"^\s*make repro\s*$", s, re.M)), None)
+    repro = next((i for i, s in enumerate(scripts) if re.search(r"^\s*make repro\b", s, re.M)), None)
     check(repro is not None, "pipeline job must run `make repro`")
+    before = "\n".join(scripts[:repro]) if repro is not None else ""
+    remote_steps = [s for s in steps(pipeline) if "dvc remote add" in str(s.get("run", ""))]
+    check(len(remote_steps) == 1 and "secrets.DVC_REMOTE_URL" in str((remote_steps or [{}])[0].get("env", {}))
+          and re.search(r"\.venv/bin/dvc pull\b.*--run-cache", before) is not None
+          and "REPRO_FLAGS=--pull" in before,
+          "pipeline job: before `make repro`, a DVC remote from the DVC_REMOTE_URL secret, pulled with "
+          "its run-cache, and `dvc repro --pull` (REPRO_FLAGS) to restore the run-cache hits")
+    check(all("timing" not in s for s in scripts), "pipeline job: no timing files in the report")
     after = "\n".join(scripts[repro + 1:]) if repro is not None else ""
     for command in ("metrics diff --md", "params diff --md"):
         check(re.search(rf"\.venv/bin/dvc {command}\b", after) is not None,
@@ -165,6 +191,7 @@ def test_make_targets_called_parsing() -> None:
     assert make_targets_called("make repro") == ["repro"]
     assert make_targets_called("set -e\nmake -j2 PYTHON=python3 test bench && make install") == ["test", "bench", "install"]
     assert make_targets_called("cmake --build .; automake foo") == []
+    assert make_targets_called("make repro 2>&1 | tee logs/repro.log") == ["repro"]
 
 
 def test_workflow_structure(workflow: dict[str, Any], targets: set[str]) -> None:
@@ -173,7 +200,7 @@ def test_workflow_structure(workflow: dict[str, Any], targets: set[str]) -> None
 
 def test_workflow_calls_only_existing_make_targets(workflow: dict[str, Any], targets: set[str]) -> None:
     called = [t for _, script in run_scripts(workflow) for t in make_targets_called(script)]
-    assert set(called) == {"test", "repro"}
+    assert set(called) == {"test", "install", "repro"}
     assert set(called) <= targets
 
 
@@ -192,7 +219,8 @@ def _broken(wf: dict[str, Any], edit) -> dict[str, Any]:
 
 
 def _pipeline_step(wf: dict[str, Any], word: str) -> dict[str, Any]:
-    return next(s for s in wf["jobs"]["pipeline"]["steps"] if word in str(s.get("run", s.get("uses", ""))))
+    return next(s for s in wf["jobs"]["pipeline"]["steps"]
+                if word in str(s.get("run", s.get("uses", ""))) or word in str(s.get("name", "")))
 
 
 BREAKAGES = {
@@ -212,6 +240,15 @@ BREAKAGES = {
     "expression in script": lambda wf: _pipeline_step(wf, "metrics diff").update(
         run=_pipeline_step(wf, "metrics diff")["run"].replace("$BASE_REF", "${{ github.base_ref }}")),
     "write permissions": lambda wf: wf.update(permissions="write-all"),
+    "no virtualenv cache": lambda wf: wf["jobs"]["test"]["steps"].remove(
+        next(s for s in wf["jobs"]["test"]["steps"] if (s.get("with") or {}).get("path") == ".venv")),
+    "venv cache not keyed on constraints": lambda wf: _pipeline_step(wf, "Restore the virtualenv")["with"].update(
+        key="venv-${{ runner.os }}-${{ hashFiles('requirements.txt') }}"),
+    "no DVC cache": lambda wf: wf["jobs"]["pipeline"]["steps"].remove(_pipeline_step(wf, "DVC's cache")),
+    "remote not pulled": lambda wf: _pipeline_step(wf, "dvc remote add").update(
+        run=_pipeline_step(wf, "dvc remote add")["run"].replace("dvc pull", "dvc status")),
+    "timing rows in the report": lambda wf: _pipeline_step(wf, "metrics diff").update(
+        run=_pipeline_step(wf, "metrics diff")["run"] + "\ncat metrics/timing/train.json\n"),
 }
 
 
