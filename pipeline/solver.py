@@ -13,6 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .checkpoint import save_checkpoint
+from .errors import PipelineError
 from .fileio import save_npz
 from .optim import Optimizer, checked_array, make_optimizer
 from .schedules import Exponential
@@ -21,7 +22,7 @@ Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
 
 
-class TrainingDiverged(RuntimeError):
+class TrainingDiverged(PipelineError, RuntimeError):
     """The loss became NaN or infinite; says at which iteration and with which learning rate."""
 
     def __init__(self, iteration: int, lr: float, loss: float) -> None:
