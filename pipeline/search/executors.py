@@ -187,7 +187,12 @@ class DaskExecutor:
             raise OSError(f"cannot reach the Dask scheduler at {self.address}: {exc}") from exc
         self.workers = len(self.client.scheduler_info()["workers"])
         if self.workers == 0:
-            self.client.wait_for_workers(1, timeout=60)
+            try:
+                self.client.wait_for_workers(1, timeout=60)
+            except TimeoutError:
+                self.client.close()
+                raise TimeoutError(f"no Dask worker joined the scheduler at {self.address} within 60 s; start some "
+                                   f"with `dask worker {self.address}` (PYTHONPATH=<this checkout>)") from None
             self.workers = len(self.client.scheduler_info()["workers"])
         [self.data_future] = self.client.scatter([self.data], broadcast=True, hash=True)
         return self
