@@ -57,7 +57,8 @@ def main(args) -> None:
     if args.timing:
         write_json(args.timing, {"trial_seconds": {str(i): round(s, 3) for i, s in sorted(result.seconds.items())},
                                  "total_trial_seconds": round(sum(result.seconds.values()), 3),
-                                 "from_store": result.from_store, "executor": params.executor,
+                                 "from_store": result.from_store, "epochs_run": result.epochs_run,
+                                 "epochs_planned": result.epochs_trained, "executor": params.executor,
                                  "workers": executor.workers})
     print(f"search: best {best.overrides} with val acc {best.best_val_acc:.4f} after {result.epochs_trained} epochs "
           f"({result.from_store} trial(s) from the store); model in {args.model}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Protocol
@@ -33,6 +34,7 @@ class SearchResult:
     rungs: list[int]
     seconds: dict[int, float] = field(default_factory=dict)
     from_store: int = 0
+    epochs_run: int = 0  # epochs actually trained by this run (the rest came from the store or checkpoints)
 
 
 def make_executor(params: SearchParams, data: dict[str, np.ndarray], num_trials: int) -> Any:
@@ -107,7 +109,7 @@ def _run_rungs(params: SearchParams, configs: list[TrainConfig], overrides: list
                progress: SearchProgress | None) -> SearchResult:
     latest: dict[int, Trial] = {}
     seconds: dict[int, float] = {}
-    active, prev, epochs_trained, from_store = list(range(len(configs))), 0, 0, 0
+    active, prev, epochs_trained, from_store, epochs_run = list(range(len(configs))), 0, 0, 0, 0
     for r, target in enumerate(rungs):
         last = r == len(rungs) - 1
         until = {i: configs[i].num_epochs if last else min(target, configs[i].num_epochs) for i in active}
@@ -121,11 +123,12 @@ def _run_rungs(params: SearchParams, configs: list[TrainConfig], overrides: list
             else:
                 tasks.append(TrialTask(i, configs[i], overrides[i], until[i],
                                        store.checkpoint_path(keys[i]) if store is not None else None))
-        for trial in [*done, *executor.run(tasks)]:
+        for trial in itertools.chain(done, executor.run(tasks)):  # as each finishes
             finished = trial.status != "ok" or trial.params is not None
             if store is not None and finished and not trial.from_store:
                 store.save(keys[trial.index], _summary(trial), trial.params)
             latest[trial.index] = trial
+            epochs_run += trial.epochs_trained
             seconds[trial.index] = seconds.get(trial.index, 0.0) + trial.seconds
             if progress is not None:
                 progress.trial_done(trial, until[trial.index] - min(prev, until[trial.index]))
@@ -138,4 +141,4 @@ def _run_rungs(params: SearchParams, configs: list[TrainConfig], overrides: list
         if trial.status == "ok" and trial.params is None:
             trial.status = "pruned"
     trials = [latest[i] for i in range(len(configs))]
-    return SearchResult(trials, epochs_trained, rungs, seconds, from_store)
+    return SearchResult(trials, epochs_trained, rungs, seconds, from_store, epochs_run)
