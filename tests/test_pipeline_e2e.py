@@ -53,7 +53,7 @@ def test_every_output_exists_and_parses(repo):
     assert len(read_csv_columns(p / "reports/search_results.csv")["trial"]) == 2
     figures = sorted((p / "plots/figures").glob("*.png"))
     assert len(figures) == 6 and all(f.read_bytes()[:8] == PNG for f in figures)
-    for timing in ("metrics/timing/train.json", "metrics/timing/search.json"):
+    for timing in ("metrics/timing/train.json", "logs/search_timing.json"):
         assert json.loads(repo.read(timing))
 
 

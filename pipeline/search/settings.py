@@ -62,7 +62,7 @@ class RandomParams:
 
     def __post_init__(self) -> None:
         if self.ranges is None:
-            object.__setattr__(self, "ranges", {"lr": (1e-4, 1e-2), "reg": (1e-4, 1e-1), "hidden_dim": (50, 300)})
+            object.__setattr__(self, "ranges", {"lr": (1e-4, 1e-2), "hidden_dim": (50, 300), "reg": (1e-4, 1e-1)})
 
 
 @dataclass(frozen=True)
