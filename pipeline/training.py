@@ -10,11 +10,11 @@ from typing import Any, Callable
 import numpy as np
 
 from .model import DTYPES, INITS, TwoLayerNet
-from .optim import UPDATE_RULES
+from .optim import UPDATE_RULES, optimizer_from
 from .persistence import data_fingerprint, save_model
 from .params import choice, from_mapping, integer, number, param
 from .preprocess import MODES, Preprocessor
-from .schedules import SCHEDULES
+from .schedules import SCHEDULES, schedule_from
 from .solver import Solver
 
 
@@ -90,6 +90,27 @@ def build_model(config: TrainConfig, train_images: np.ndarray) -> TwoLayerNet:
     )
 
 
+def build_solver(
+    config: TrainConfig,
+    data: dict[str, np.ndarray],
+    verbose: bool = True,
+    progress: bool | None = None,
+    log: Callable[[str], None] = print,
+    **hooks: Any,
+) -> Solver:
+    """A fresh model for `config` and its Solver, not yet trained (`hooks`: the Solver's augment, patience,
+    checkpoint_name, ...). Use it to train in steps: `solver.train(until_epoch=k)`, checkpoints."""
+    settings = dataclasses.asdict(config)  # the optimizer and the schedule each take their keys by name
+    return Solver(
+        build_model(config, data["X_train"]), data,
+        optimizer=optimizer_from(config.update_rule, settings),
+        schedule=schedule_from(config.schedule, settings),
+        batch_size=config.batch_size, num_epochs=config.num_epochs,
+        num_train_samples=config.train_acc_samples,
+        verbose=verbose, progress=progress, seed=config.seed, log=log, **hooks,
+    )
+
+
 def train(
     config: TrainConfig,
     data: dict[str, np.ndarray],
@@ -98,25 +119,10 @@ def train(
     log: Callable[[str], None] = print,
 ) -> TrainResult:
     """Train a model for `config` on `data` (uint8 X_train/X_val with labels y_train/y_val)."""
-    model = build_model(config, data["X_train"])
-    optim_config: dict[str, Any] = {"learning_rate": config.lr}
-    if config.update_rule in ("momentum", "nesterov"):
-        optim_config["momentum"] = config.momentum
-    elif config.update_rule == "adam":
-        optim_config.update(beta1=config.beta1, beta2=config.beta2, epsilon=config.epsilon)
-    schedule_config = {"step": {"step_size": config.step_size, "gamma": config.gamma},
-                       "cosine": {"lr_min": config.lr_min}}.get(config.schedule, {})
-    solver = Solver(
-        model, data,
-        update_rule=config.update_rule, optim_config=optim_config,
-        lr_decay=config.lr_decay, schedule=config.schedule, schedule_config=schedule_config,
-        batch_size=config.batch_size, num_epochs=config.num_epochs,
-        num_train_samples=config.train_acc_samples,
-        verbose=verbose, progress=progress, seed=config.seed, log=log,
-    )
+    solver = build_solver(config, data, verbose=verbose, progress=progress, log=log)
     start = time.perf_counter()
     solver.train()
-    return TrainResult(model, solver, time.perf_counter() - start)
+    return TrainResult(solver.model, solver, time.perf_counter() - start)
 
 
 def save_trained(path: str | Path, model: TwoLayerNet, config: TrainConfig, data: dict[str, np.ndarray],
