@@ -10,7 +10,7 @@ import numpy as np
 
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..solver import Solver, TrainingDiverged
-from ..training import TrainConfig, build_model
+from ..training import TrainConfig, build_solver
 
 
 @dataclass(frozen=True)
@@ -58,33 +58,13 @@ class Trial:
                      train_acc=self.train_acc[: epoch + 1], val_acc=val, from_store=self.from_store)
 
 
-def build_solver(config: TrainConfig, data: dict[str, np.ndarray]) -> Solver:
-    """A Solver for `config` at epoch 0, built exactly as pipeline.training.train builds it, silent."""
-    model = build_model(config, data["X_train"])
-    optim_config: dict[str, Any] = {"learning_rate": config.lr}
-    if config.update_rule in ("momentum", "nesterov"):
-        optim_config["momentum"] = config.momentum
-    elif config.update_rule == "adam":
-        optim_config.update(beta1=config.beta1, beta2=config.beta2, epsilon=config.epsilon)
-    schedule_config = {"step": {"step_size": config.step_size, "gamma": config.gamma},
-                       "cosine": {"lr_min": config.lr_min}}.get(config.schedule, {})
-    return Solver(
-        model, data,
-        update_rule=config.update_rule, optim_config=optim_config,
-        lr_decay=config.lr_decay, schedule=config.schedule, schedule_config=schedule_config,
-        batch_size=config.batch_size, num_epochs=config.num_epochs,
-        num_train_samples=config.train_acc_samples,
-        verbose=False, progress=False, seed=config.seed,
-    )
-
-
 def _resume(task: TrialTask, data: dict[str, np.ndarray]) -> Solver:
-    solver = build_solver(task.config, data)
+    solver = build_solver(task.config, data, verbose=False, progress=False)
     if task.checkpoint and os.path.isfile(task.checkpoint):
         try:
             load_checkpoint(task.checkpoint, solver)
         except ValueError:  # damaged or from an incompatible solver: start over
-            solver = build_solver(task.config, data)
+            solver = build_solver(task.config, data, verbose=False, progress=False)
     return solver
 
 
