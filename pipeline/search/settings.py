@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 from ..params import ParamsError, choice, from_mapping, integer, number, param, text
 from ..training import TrainConfig
+from .strategies import candidates
 
 GRID_KEYS = tuple(f.name for f in fields(TrainConfig) if f.name != "seed")
 # Keys a random search may sample: floats log-uniformly, integers uniformly.
@@ -97,8 +98,6 @@ class SearchParams:
 
     def trials(self, where: str = "params.yaml:search") -> list[TrainConfig]:
         """The candidate configurations as validated configs, in trial order."""
-        from .strategies import candidates
-
         return candidates(self, where)
 
     def grid_points(self, where: str = "params.yaml:search") -> list[TrainConfig]:
