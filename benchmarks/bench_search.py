@@ -29,6 +29,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -104,6 +105,12 @@ def timed(params: SearchParams, data: dict[str, np.ndarray], executor: Any) -> t
         return time.perf_counter() - start, result
 
 
+def children_cpu() -> float:
+    """User + system CPU seconds of the reaped child processes so far."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def fingerprint(trials: list) -> list:
     return [(t.row(), t.val_acc, None if t.params is None else {k: v.tobytes() for k, v in t.params.items()})
             for t in trials]
@@ -116,6 +123,7 @@ def bench_executors(args: argparse.Namespace, params: SearchParams, data: dict[s
             ("dask, 1 worker", 1, "dask"), ("dask, 2 workers", 2, "dask")]
     for name, workers, make in runs:
         say(args, f"executors: {name} ...")
+        load, cpu0 = os.getloadavg()[0], children_cpu()
         if make == "dask":
             with dask_cluster(workers) as cluster, DaskExecutor(data, cluster.scheduler_address) as ex:
                 seconds, result = timed(params, data, ex)
@@ -123,7 +131,10 @@ def bench_executors(args: argparse.Namespace, params: SearchParams, data: dict[s
             with make() as ex:
                 seconds, result = timed(params, data, ex)
         prints.append(fingerprint(result.trials))
-        rows.append({"executor": name, "workers": workers, "seconds": round(seconds, 2)})
+        # CPU seconds of the worker processes (reaped when the pool or cluster closed, start-up included):
+        # the work done, which contention from other jobs on the machine barely changes, unlike the wall time.
+        rows.append({"executor": name, "workers": workers, "seconds": round(seconds, 2),
+                     "worker_cpu_s": round(children_cpu() - cpu0, 1), "load": round(load, 1)})
         say(args, f"executors: {name}: {seconds:.1f} s")
     t1 = rows[0]["seconds"]
     for r in rows:
@@ -145,13 +156,14 @@ def bench_halving(args: argparse.Namespace, params: SearchParams, data: dict[str
         best = best_trial(result.trials)
         rows[strategy] = {"strategy": strategy, "epochs": result.epochs_trained, "seconds": round(seconds, 2),
                           "rungs": result.rungs, "best_trial": best.index, "best": best.overrides,
-                          "best_val_acc": best.best_val_acc, "params": best.params}
+                          "best_val_acc": best.best_val_acc, "params": best.params, "trials": result.trials}
         say(args, f"halving: {strategy}: {seconds:.1f} s, {result.epochs_trained} epochs")
     g, h = rows["grid"], rows["halving"]
-    same = all(np.array_equal(g["params"][k], h["params"][k]) for k in g["params"]) \
-        if g["best_trial"] == h["best_trial"] else None
+    # Halving's winner, continued from its rung checkpoints, against the grid's trial of the same point.
+    same_point = g["trials"][h["best_trial"]].params
+    same = all(np.array_equal(same_point[k], h["params"][k]) for k in same_point)
     for r in rows.values():
-        del r["params"]
+        del r["params"], r["trials"]
     return {"rows": list(rows.values()), "epoch_ratio": round(h["epochs"] / g["epochs"], 3),
             "time_ratio": round(h["seconds"] / g["seconds"], 3),
             "val_acc_gap_points": round(100 * (g["best_val_acc"] - h["best_val_acc"]), 2),
@@ -203,11 +215,13 @@ def bench_kill(args: argparse.Namespace, raw: dict[str, Any], data: dict[str, np
             proc.send_signal(signal.SIGKILL)
             proc.wait()
             time.sleep(1.0)  # the workers follow their parent
-            start = time.perf_counter()
+            start, cpu0 = time.perf_counter(), children_cpu()
             subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             seconds = time.perf_counter() - start
             timing = json.loads((tmp / "out/timing.json").read_text())
-            out[label] = {"rerun_s": round(seconds, 2), "trials_from_store": timing["from_store"],
+            out[label] = {"rerun_s": round(seconds, 2), "rerun_cpu_s": round(children_cpu() - cpu0, 1),
+                          "epochs_rerun": timing["epochs_run"], "epochs_planned": timing["epochs_planned"],
+                          "trials_from_store": timing["from_store"],
                           "output_sha": {f: hashlib.sha256((tmp / "out" / f).read_bytes()).hexdigest()[:12]
                                          for f in ("best.npz", "results.csv", "search.json")}}
             say(args, f"kill: {label}: rerun {seconds:.1f} s")
@@ -224,9 +238,10 @@ def markdown(result: dict[str, Any]) -> str:
              f"taken {result['taken']} on {result['cores']} cores (load average at start {result['load']}).", ""]
     if "executors" in result:
         e = result["executors"]
-        lines += ["| executor | workers | wall s | speed-up | parallel efficiency |", "|---|---|---|---|---|"]
-        lines += [f"| {r['executor']} | {r['workers']} | {r['seconds']} | {r['speedup']} | {r['efficiency']} |"
-                  for r in e["rows"]]
+        lines += ["| executor | workers | wall s | speed-up | parallel efficiency | worker CPU s | load at start |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += [f"| {r['executor']} | {r['workers']} | {r['seconds']} | {r['speedup']} | {r['efficiency']} | "
+                  f"{r['worker_cpu_s']} | {r['load']} |" for r in e["rows"]]
         lines += ["", f"Byte-identical trials on every executor: {'yes' if e['identical'] else 'NO'}; "
                       f"best {e['best']}.", ""]
     if "halving" in result:
@@ -235,8 +250,8 @@ def markdown(result: dict[str, Any]) -> str:
         lines += [f"| {r['strategy']} (rungs {r['rungs']}) | {r['epochs']} | {r['seconds']} | {r['best_trial']} "
                   f"{r['best']} | {r['best_val_acc']} |" for r in h["rows"]]
         lines += ["", f"Halving / grid: {h['epoch_ratio']} of the epochs, {h['time_ratio']} of the wall time, "
-                      f"{h['val_acc_gap_points']} points of val acc behind; winner's parameters identical to the "
-                      f"grid trial's: {h['winner_params_identical']}.", ""]
+                      f"{h['val_acc_gap_points']} points of val acc behind; the winner's parameters are identical to "
+                      f"the grid's trial of the same point: {h['winner_params_identical']}.", ""]
     if "overhead" in result:
         o = result["overhead"]
         lines += [f"Dask overhead: {o['trials']} tiny trials: {o['serial_ms_per_trial']} ms/trial in process, "
@@ -245,9 +260,11 @@ def markdown(result: dict[str, Any]) -> str:
     if "kill" in result:
         k = result["kill"]
         b, a = k["without store (before)"], k["with store (after)"]
-        lines += [f"kill -9 after {k['kill_after_s']} s, then rerun: {b['rerun_s']} s without the store (before), "
-                  f"{a['rerun_s']} s with it ({a['trials_from_store']} trials from the store; ratio "
-                  f"{k['rerun_ratio']}); identical outputs: {k['identical_outputs']}.", ""]
+        lines += ["| kill -9 after %s s, then rerun | epochs rerun | rerun wall s | rerun CPU s | trials from store |"
+                  % k["kill_after_s"], "|---|---|---|---|---|"]
+        lines += [f"| {name} | {r['epochs_rerun']} of {r['epochs_planned']} | {r['rerun_s']} | {r['rerun_cpu_s']} | "
+                  f"{r['trials_from_store']} |" for name, r in (("before (no store)", b), ("after (store)", a))]
+        lines += ["", f"Identical outputs: {k['identical_outputs']}.", ""]
     return "\n".join(lines)
 
 
