@@ -66,6 +66,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="what to measure")
     p.add_argument("--tiny-trials", type=int, default=300, help="trials of the overhead section")
     p.add_argument("--kill-after", type=float, default=20.0, help="seconds before the kill section's kill -9")
+    p.add_argument("--keep-outputs", default=None, help="kill section: copy both reruns' outputs into this folder")
     p.add_argument("--json", action="store_true", help="print the results as JSON instead of tables")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     return p.parse_args(argv)
@@ -203,7 +204,7 @@ def bench_kill(args: argparse.Namespace, raw: dict[str, Any], data: dict[str, np
         tmp = Path(tmp)
         for name, (X, y) in {"train": (data["X_train"], data["y_train"]), "val": (data["X_val"], data["y_val"])}.items():
             save_npz(tmp / "prepared" / f"{name}.npz", {"images": X, "labels": y})
-        (tmp / "params.yaml").write_text(yaml.safe_dump({"search": raw}))
+        (tmp / "params.yaml").write_text(yaml.safe_dump({"search": raw}, sort_keys=False))
         for label, store in (("without store (before)", ""), ("with store (after)", str(tmp / "store"))):
             cmd = [sys.executable, str(ROOT / "stages/search.py"), "--params", str(tmp / "params.yaml"),
                    "--data", str(tmp / "prepared"), "--model", str(tmp / "out/best.npz"),
@@ -225,9 +226,13 @@ def bench_kill(args: argparse.Namespace, raw: dict[str, Any], data: dict[str, np
                           "output_sha": {f: hashlib.sha256((tmp / "out" / f).read_bytes()).hexdigest()[:12]
                                          for f in ("best.npz", "results.csv", "search.json")}}
             say(args, f"kill: {label}: rerun {seconds:.1f} s")
+            if args.keep_outputs:
+                shutil.copytree(tmp / "out", Path(args.keep_outputs) / ("before" if not store else "after"),
+                                dirs_exist_ok=True)
             shutil.rmtree(tmp / "out")
     b, a = out["without store (before)"], out["with store (after)"]
     out["identical_outputs"] = a["output_sha"] == b["output_sha"]
+    out["differing"] = sorted(f for f in a["output_sha"] if a["output_sha"][f] != b["output_sha"][f])
     out["rerun_ratio"] = round(a["rerun_s"] / b["rerun_s"], 3)
     return out
 
@@ -264,7 +269,7 @@ def markdown(result: dict[str, Any]) -> str:
                   % k["kill_after_s"], "|---|---|---|---|---|"]
         lines += [f"| {name} | {r['epochs_rerun']} of {r['epochs_planned']} | {r['rerun_s']} | {r['rerun_cpu_s']} | "
                   f"{r['trials_from_store']} |" for name, r in (("before (no store)", b), ("after (store)", a))]
-        lines += ["", f"Identical outputs: {k['identical_outputs']}.", ""]
+        lines += ["", f"Identical outputs: {k['identical_outputs']} {k['differing'] or ''}.", ""]
     return "\n".join(lines)
 
 
