@@ -1,17 +1,16 @@
-"""Stage search: train every grid point of params.yaml:search in parallel; save the best model."""
+"""Stage search: train the candidates of params.yaml:search (grid, random or halving); save the best model."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-
-from tqdm import tqdm
 
 from pipeline.cli import run_stage, stage_parser
 from pipeline.fileio import write_csv, write_json
 from pipeline.params import read_params
 from pipeline.plan import check_search_plan
 from pipeline.publish import publish
-from pipeline.search import SearchParams, best_trial, resolve_workers, run_search
+from pipeline.search import (DEFAULT_DIR, SearchParams, SearchProgress, TrialStore, best_trial,
+                             make_executor, plan, planned_epochs, run_search)
+from pipeline.search.strategies import keep_count
 from pipeline.training import build_model, load_solver_data, save_trained
 
 
@@ -20,17 +19,21 @@ def main(args) -> None:
     data = load_solver_data(args.data)
     configs = params.trials()
     check_search_plan(params, data["X_train"].shape, f"{Path(args.params).name}:search")
-    workers = resolve_workers(params.workers, len(configs))
-    print(f"search: {len(configs)} trials over {', '.join(params.grid)} with {workers} worker(s), 1 BLAS thread each")
-    bar = tqdm(total=len(configs), desc="search", unit="trial", disable=not sys.stderr.isatty())
-
-    def report(trial) -> None:
-        bar.update(1)
-        acc = "diverged" if trial.best_val_acc is None else f"best val acc {trial.best_val_acc:.4f}"
-        bar.write(f"search: trial {trial.index} {trial.overrides}: {acc} ({trial.seconds:.1f} s)")
-
-    trials = run_search(params, data, on_trial=report)
-    bar.close()
+    rungs = plan(params, configs)
+    sizes = [len(configs)]
+    for _ in rungs[1:]:
+        sizes.append(keep_count(sizes[-1], params.halving.eta))
+    store = TrialStore(args.store) if args.store else None
+    with make_executor(params, data, len(configs)) as executor:
+        print(f"search: {params.strategy}, {len(configs)} candidates, rungs at {rungs} epochs; "
+              f"{executor.name} executor with {executor.workers} worker(s), 1 BLAS thread each; "
+              f"trial store {store.root if store else 'off'}", flush=True)
+        progress = SearchProgress(sum(sizes), planned_epochs(params, configs))
+        try:
+            result = run_search(params, data, executor=executor, store=store, progress=progress)
+        finally:
+            progress.close()
+    trials = result.trials
     best = best_trial(trials)
     best_config = configs[best.index]
     model = build_model(best_config, data["X_train"])
@@ -38,28 +41,40 @@ def main(args) -> None:
         model.params[k][...] = v
     rows = [t.row() for t in trials]
     header = list(rows[0])
+    metrics = {
+        "best_val_acc": best.best_val_acc,
+        "best_trial": best.index,
+        "best_params": best.overrides,
+        "best_epoch": best.best_epoch,
+        "trials": len(trials),
+        "diverged": sum(t.status == "diverged" for t in trials),
+    }
+    if params.strategy != "grid":  # the grid's metrics keep the keys (and bytes) they always had
+        metrics.update(strategy=params.strategy, epochs_trained=result.epochs_trained)
     with publish([args.model, args.results, args.metrics], "search") as out:
         save_trained(out[args.model], model, best_config, data, best.best_val_acc)
         write_csv(out[args.results], header, [[r[h] for h in header] for r in rows])
-        write_json(out[args.metrics], {
-            "best_val_acc": best.best_val_acc,
-            "best_trial": best.index,
-            "best_params": best.overrides,
-            "best_epoch": best.best_epoch,
-            "trials": len(trials),
-            "diverged": sum(t.status == "diverged" for t in trials),
-        })
-    write_json(args.timing, {"trial_seconds": {str(t.index): round(t.seconds, 3) for t in trials},
-                             "total_trial_seconds": round(sum(t.seconds for t in trials), 3), "workers": workers})
-    print(f"search: best {best.overrides} with val acc {best.best_val_acc:.4f}; model in {args.model}")
+        write_json(out[args.metrics], metrics)
+    if args.timing:
+        write_json(args.timing, {"trial_seconds": {str(i): round(s, 3) for i, s in sorted(result.seconds.items())},
+                                 "total_trial_seconds": round(sum(result.seconds.values()), 3),
+                                 "from_store": result.from_store, "epochs_run": result.epochs_run,
+                                 "epochs_planned": result.epochs_trained, "executor": params.executor,
+                                 "workers": executor.workers})
+    print(f"search: best {best.overrides} with val acc {best.best_val_acc:.4f} after {result.epochs_trained} epochs "
+          f"({result.from_store} trial(s) from the store); model in {args.model}")
 
 
 if __name__ == "__main__":
-    parser = stage_parser("Grid search over params.yaml:search.grid, in parallel worker processes.")
+    parser = stage_parser("Hyperparameter search over params.yaml:search (grid, random or successive halving), "
+                          "on local worker processes or a Dask cluster; resumes from its trial store.")
     parser.add_argument("--data", default="data/prepared", help="folder with train.npz and val.npz")
     parser.add_argument("--model", default="models/best.npz", help="where to save the best model")
     parser.add_argument("--results", default="reports/search_results.csv", help="one row per trial")
     parser.add_argument("--metrics", default="metrics/search.json", help="best params and val acc")
     parser.add_argument("--timing", default="logs/search_timing.json",
-                        help="per-trial seconds (kept out of the DVC outputs so they stay byte-identical)")
+                        help="per-trial seconds, kept out of the DVC outputs so they stay byte-identical ('' = none)")
+    parser.add_argument("--store", default=DEFAULT_DIR,
+                        help="trial store: finished trials and checkpoints, reused by a rerun ('' = none); "
+                             "clear it with rm -rf")
     run_stage(main, parser)

@@ -1,0 +1,122 @@
+"""params.yaml:search: the strategy, its candidates' settings, and how the trials are run."""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, fields
+from typing import Any, Mapping
+
+from ..params import ParamsError, choice, from_mapping, integer, number, param, text
+from ..training import TrainConfig
+from .strategies import candidates
+
+GRID_KEYS = tuple(f.name for f in fields(TrainConfig) if f.name != "seed")
+# Keys a random search may sample: floats log-uniformly, integers uniformly.
+FLOAT_KEYS = tuple(f.name for f in fields(TrainConfig) if f.type in ("float", float))
+INT_KEYS = ("hidden_dim", "batch_size")
+STRATEGIES = ("grid", "random", "halving")
+EXECUTORS = ("local", "serial", "dask")
+
+
+def _grid_rule(where: str, value: Any) -> dict[str, tuple[Any, ...]]:
+    if not isinstance(value, Mapping) or not value:
+        raise ParamsError(f"{where} = {value!r} is not allowed: expected a mapping of train keys to lists of values")
+    grid = {}
+    for key, values in value.items():
+        if key not in GRID_KEYS:
+            raise ParamsError(f"{where}.{key} is not a training key; allowed: {', '.join(GRID_KEYS)}")
+        if not isinstance(values, list) or not values:
+            raise ParamsError(f"{where}.{key} = {values!r} is not allowed: expected a non-empty list")
+        grid[key] = tuple(values)
+    return grid
+
+
+def _base_rule(where: str, value: Any) -> TrainConfig:
+    return TrainConfig.from_dict(value, where)
+
+
+def _ranges_rule(where: str, value: Any) -> dict[str, tuple[float, float]]:
+    if not isinstance(value, Mapping) or not value:
+        raise ParamsError(f"{where} = {value!r} is not allowed: expected a mapping of train keys to [low, high]")
+    ranges = {}
+    for key, span in value.items():
+        if key not in FLOAT_KEYS + INT_KEYS:
+            raise ParamsError(f"{where}.{key} cannot be sampled; allowed: {', '.join(FLOAT_KEYS + INT_KEYS)}")
+        ok = (isinstance(span, list) and len(span) == 2
+              and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in span) and 0 < span[0] <= span[1])
+        if ok and key in INT_KEYS:
+            ok = all(isinstance(v, int) for v in span)
+        if not ok:
+            kind = "integers" if key in INT_KEYS else "numbers"
+            raise ParamsError(f"{where}.{key} = {span!r} is not allowed: expected [low, high], {kind} with 0 < low <= high")
+        ranges[key] = (span[0], span[1]) if key in INT_KEYS else (float(span[0]), float(span[1]))
+    return ranges
+
+
+@dataclass(frozen=True)
+class RandomParams:
+    """search.random: how many configurations to sample, from which ranges, with which seed."""
+
+    trials: int = param(integer(1, 100000), 20, "configurations to sample")
+    seed: int = param(integer(0), 0, "seed of the sampler")
+    ranges: dict[str, tuple[float, float]] = param(
+        _ranges_rule, None, "train keys mapped to [low, high]: floats log-uniform, integers uniform")
+
+    def __post_init__(self) -> None:
+        if self.ranges is None:
+            object.__setattr__(self, "ranges", {"lr": (1e-4, 1e-2), "hidden_dim": (50, 300), "reg": (1e-4, 1e-1)})
+
+
+@dataclass(frozen=True)
+class HalvingParams:
+    """search.halving: synchronous successive halving over the grid's or the random candidates."""
+
+    candidates: str = param(choice("grid", "random"), "grid", "where the candidates come from")
+    min_epochs: int = param(integer(1), 2, "epochs of the first rung")
+    eta: int = param(integer(2), 3, "each rung keeps 1/eta of the candidates and trains eta times longer")
+
+
+@dataclass(frozen=True)
+class DaskParams:
+    """search.dask: where the scheduler is (does not change results)."""
+
+    address: str | None = param(lambda w, v: None if v is None else text()(w, v), None,
+                                "scheduler address, e.g. tcp://10.0.0.1:8786; null = $DASK_SCHEDULER_ADDRESS")
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """params.yaml:search: strategy and candidates, the training settings shared by every trial, the runtime."""
+
+    grid: dict[str, tuple[Any, ...]] = param(_grid_rule, doc="train keys mapped to lists of values")
+    base: TrainConfig = param(_base_rule, doc="training settings shared by every trial")
+    strategy: str = param(choice(*STRATEGIES), "grid", "grid | random | halving")
+    random: RandomParams = param(lambda w, v: from_mapping(RandomParams, v, w), RandomParams(), "random sampling")
+    halving: HalvingParams = param(lambda w, v: from_mapping(HalvingParams, v, w), HalvingParams(), "halving")
+    workers: int = param(integer(0), 0, "worker processes; 0 = one per CPU core")
+    executor: str = param(choice(*EXECUTORS), "local", "local process pool | serial (in-process) | dask")
+    dask: DaskParams = param(lambda w, v: from_mapping(DaskParams, v, w), DaskParams(), "Dask scheduler")
+
+    def trials(self, where: str = "params.yaml:search") -> list[TrainConfig]:
+        """The candidate configurations as validated configs, in trial order."""
+        return candidates(self, where)
+
+    def grid_points(self, where: str = "params.yaml:search") -> list[TrainConfig]:
+        """Every grid point, in grid order (the first key varies slowest)."""
+        keys = list(self.grid)
+        return [self.base.with_overrides(dict(zip(keys, combo)), f"{where}.grid{dict(zip(keys, combo))}")
+                for combo in itertools.product(*(self.grid[k] for k in keys))]
+
+    def table_keys(self) -> list[str]:
+        """Columns naming a trial: lr, hidden_dim and reg (the assignment's axes), then any other searched key."""
+        searched = list(self.grid) if self.source() == "grid" else list(self.random.ranges)
+        return list(dict.fromkeys([*searched, "lr", "hidden_dim", "reg"]))
+
+    def source(self) -> str:
+        """Where the candidates come from: grid or random."""
+        return self.halving.candidates if self.strategy == "halving" else self.strategy
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str) -> "SearchParams":
+        params = from_mapping(cls, data, where)
+        params.trials(where)  # validate every candidate now, before any training starts
+        return params
