@@ -1,0 +1,66 @@
+"""Figure: original digits beside randomly distorted versions of them (what augmentation trains on)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib as mpl
+import matplotlib.style  # noqa: F401  (makes mpl.style available)
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from .augment import AugmentConfig, Augmenter, describe
+from .fileio import atomic_write
+
+DPI = 100
+GAP = 1  # pixel between tiles, drawn light grey
+
+
+def augmentation_mosaic(images: np.ndarray, config: AugmentConfig, versions: int = 6, seed: int = 0,
+                        shape: tuple[int, int] = (28, 28)) -> np.ndarray:
+    """(rows, cols) float image: row i is images[i], then `versions` distortions of it; NaN in the gaps.
+
+    The distortions come from one seeded batch call, so the mosaic is the same for the same seed.
+    """
+    imgs = np.asarray(images)
+    if imgs.dtype != np.uint8 or imgs.ndim != 2 or imgs.shape[1] != shape[0] * shape[1]:
+        raise ValueError(f"images: expected uint8 of shape (N, {shape[0] * shape[1]}), got {imgs.dtype} {imgs.shape}")
+    if versions < 1:
+        raise ValueError(f"versions = {versions!r}: expected an integer >= 1")
+    n = imgs.shape[0]
+    distorted = Augmenter(config, shape)(np.repeat(imgs, versions, axis=0), np.random.default_rng(seed))
+    tiles = np.concatenate([imgs[:, None], distorted.reshape(n, versions, -1)], axis=1)  # (n, 1 + versions, P)
+    h, w = shape
+    cols = versions + 1
+    mosaic = np.full((n * (h + GAP) - GAP, cols * (w + GAP) - GAP), np.nan)
+    for r in range(n):  # a handful of rows: the tiles themselves are placed by slicing
+        block = tiles[r].reshape(cols, h, w)
+        for c in range(cols):
+            mosaic[r * (h + GAP):r * (h + GAP) + h, c * (w + GAP):c * (w + GAP) + w] = block[c]
+    return mosaic
+
+
+def plot_augmentation(images: np.ndarray, config: AugmentConfig, path: str | os.PathLike, versions: int = 6,
+                      seed: int = 0, title: str = "") -> Path:
+    """Write a PNG: each of `images` (uint8, (N, 784)) in the first column, distorted versions to its right."""
+    mosaic = augmentation_mosaic(images, config, versions, seed)
+    settings = ", ".join(f"{k} {v:g}" for k, v in describe(config).items() if v and (k != "elastic_sigma"
+                                                                                       or config.elastic_alpha))
+    with mpl.style.context("default"), mpl.rc_context({"font.family": "sans-serif",
+                                                       "font.sans-serif": ["DejaVu Sans"]}):
+        height, width = mosaic.shape
+        fig = Figure(figsize=(max(width / 40, 4.0), height / 40 + 0.9), dpi=DPI, layout="constrained",
+                     facecolor="white")
+        FigureCanvasAgg(fig)
+        ax = fig.subplots()
+        ax.imshow(mosaic, cmap=mpl.colormaps["gray_r"].with_extremes(bad="#d0d0d0"), vmin=0, vmax=255,
+                  interpolation="nearest")
+        ax.set_axis_off()
+        fig.suptitle(title or "Augmentation: original (left), distorted versions (right)", fontsize=11)
+        ax.set_title(settings or "no distortion", fontsize=9)
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_write(path, "wb") as f:
+            fig.savefig(f, format="png", dpi=DPI, metadata={"Software": None}, facecolor="white")
+    return path
