@@ -13,16 +13,54 @@ UPDATE_RULES = ("sgd", "momentum", "nesterov", "adam")
 
 
 class Optimizer:
-    """Base class: `step` updates every array of `params` in place from `grads`."""
+    """Base class: `step` updates every array of `params` in place from `grads`.
+
+    Subclasses name their per-parameter state: `slots`, arrays shaped like the parameter, and
+    `counters`, integers (both carry over between steps and are saved by `state_dict`), and
+    `scratch`, work buffers overwritten before being read (never saved).
+    """
+
+    slots: tuple[str, ...] = ()
+    counters: tuple[str, ...] = ()
+    scratch: tuple[str, ...] = ("scratch",)
 
     def __init__(self) -> None:
         self.state: dict[str, dict[str, Any]] = {}
 
-    def _slot(self, name: str, w: np.ndarray, *keys: str) -> dict[str, Any]:
+    def _slot(self, name: str, w: np.ndarray) -> dict[str, Any]:
         slot = self.state.get(name)
         if slot is None:
-            slot = self.state[name] = {k: np.zeros_like(w) for k in keys}
+            slot = self.state[name] = {k: np.zeros_like(w) for k in self.slots + self.scratch}
+            slot.update(dict.fromkeys(self.counters, 0))
         return slot
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """The carried-over state as arrays keyed '<param>/<slot>' (empty before the first step)."""
+        out: dict[str, np.ndarray] = {}
+        for name, slot in self.state.items():
+            for k in self.slots:
+                out[f"{name}/{k}"] = slot[k].copy()
+            for k in self.counters:
+                out[f"{name}/{k}"] = np.array(slot[k], dtype=np.int64)
+        return out
+
+    def load_state_dict(self, state: dict[str, np.ndarray], params: dict[str, np.ndarray]) -> None:
+        """Restore `state_dict()` output for `params`; ValueError names a missing or mis-shaped array.
+
+        An empty `state` means no step was taken yet.
+        """
+        keys = [f"{name}/{k}" for name in params for k in self.slots + self.counters]
+        unknown = sorted(set(state) - set(keys))
+        if unknown:
+            raise ValueError(f"optimizer state: unexpected array(s) {', '.join(unknown)} for {type(self).__name__}")
+        new: dict[str, dict[str, Any]] = {}
+        for name, w in params.items() if state else ():
+            slot = new[name] = {k: np.zeros_like(w) for k in self.scratch}
+            for k in self.slots:
+                slot[k] = checked_array(state, f"{name}/{k}", w.shape, w.dtype, "optimizer state").copy()
+            for k in self.counters:
+                slot[k] = int(checked_array(state, f"{name}/{k}", (), None, "optimizer state"))
+        self.state = new
 
     def step(self, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], lr: float) -> None:
         for name, w in params.items():
@@ -36,7 +74,7 @@ class SGD(Optimizer):
     """w -= lr * dw (the assignment's rule)."""
 
     def update(self, name: str, w: np.ndarray, dw: np.ndarray, lr: float) -> None:
-        scratch = self._slot(name, w, "scratch")["scratch"]
+        scratch = self._slot(name, w)["scratch"]
         np.multiply(dw, lr, out=scratch)
         w -= scratch
 
@@ -45,12 +83,16 @@ class Momentum(Optimizer):
     """v = mu * v - lr * dw; w += v. With `nesterov`, the look-ahead form
     w += -mu * v_prev + (1 + mu) * v (as in CS231n)."""
 
+    slots = ("v",)
+
     def __init__(self, momentum: float = 0.9, nesterov: bool = False) -> None:
         super().__init__()
         self.momentum, self.nesterov = float(momentum), nesterov
+        # v_prev is a copy of v taken at the start of each step: scratch, not state.
+        self.scratch = ("scratch", "v_prev") if nesterov else ("scratch",)
 
     def update(self, name: str, w: np.ndarray, dw: np.ndarray, lr: float) -> None:
-        slot = self._slot(name, w, "v", "scratch", *(("v_prev",) if self.nesterov else ()))
+        slot = self._slot(name, w)
         v, s, mu = slot["v"], slot["scratch"], self.momentum
         if self.nesterov:
             np.copyto(slot["v_prev"], v)
@@ -69,13 +111,16 @@ class Momentum(Optimizer):
 class Adam(Optimizer):
     """Adam with bias-corrected first and second moments."""
 
+    slots = ("m", "v")
+    counters = ("t",)
+
     def __init__(self, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8) -> None:
         super().__init__()
         self.beta1, self.beta2, self.epsilon = float(beta1), float(beta2), float(epsilon)
 
     def update(self, name: str, w: np.ndarray, dw: np.ndarray, lr: float) -> None:
-        slot = self._slot(name, w, "m", "v", "scratch")
-        slot["t"] = t = slot.get("t", 0) + 1
+        slot = self._slot(name, w)
+        slot["t"] = t = slot["t"] + 1
         m, v, s = slot["m"], slot["v"], slot["scratch"]
         b1, b2 = self.beta1, self.beta2
         m *= b1
@@ -93,6 +138,18 @@ class Adam(Optimizer):
         np.divide(m, s, out=s)
         s *= lr_t
         w -= s
+
+
+def checked_array(state: dict[str, np.ndarray], key: str, shape: tuple[int, ...], dtype: Any, what: str) -> np.ndarray:
+    """state[key], checked for presence, shape and (when given) dtype; ValueError names the key."""
+    if key not in state:
+        raise ValueError(f"{what}: missing array {key!r}")
+    a = np.asarray(state[key])
+    if a.shape != tuple(shape):
+        raise ValueError(f"{what}: array {key!r} has shape {a.shape}, expected {tuple(shape)}")
+    if dtype is not None and a.dtype != dtype:
+        raise ValueError(f"{what}: array {key!r} has dtype {a.dtype}, expected {np.dtype(dtype)}")
+    return a
 
 
 def make_optimizer(update_rule: str, momentum: float = 0.9, beta1: float = 0.9, beta2: float = 0.999,

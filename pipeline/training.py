@@ -71,8 +71,8 @@ class TrainResult:
             "best_epoch": s.best_epoch,
             "train_acc_at_best": s.train_acc_history[s.best_epoch],
             "final_loss": float(s.loss_history[-1]),
-            "epochs": s.num_epochs,
-            "iterations": int(s.loss_history.size),
+            "epochs": s.epoch,
+            "iterations": len(s.loss_history),
         }
 
 
@@ -144,10 +144,10 @@ def history_rows(solver: Solver) -> tuple[list[list[Any]], list[list[Any]]]:
     Epoch 0 is before training: its loss is the first minibatch's and its lr the first epoch's.
     An epoch's loss is the mean minibatch loss during it.
     """
-    per_epoch = solver.loss_history.reshape(solver.num_epochs, -1).mean(axis=1)
+    per_epoch = np.asarray(solver.loss_history, dtype=np.float64).reshape(solver.epoch, -1).mean(axis=1)
     epochs = [[0, float(solver.loss_history[0]), solver.train_acc_history[0], solver.val_acc_history[0],
                solver.lr_history[0]]]
     epochs += [[e + 1, float(per_epoch[e]), solver.train_acc_history[e + 1], solver.val_acc_history[e + 1],
-                solver.lr_history[e]] for e in range(solver.num_epochs)]
+                solver.lr_history[e]] for e in range(solver.epoch)]
     iterations = [[i + 1, float(v)] for i, v in enumerate(solver.loss_history)]
     return epochs, iterations

@@ -31,7 +31,8 @@ def test_loss_falls_and_val_acc_rises(blocks):
     solver = Solver(model, blocks, update_rule="adam", optim_config={"learning_rate": 1e-2},
                     batch_size=20, num_epochs=5, verbose=False, progress=False)
     solver.train()
-    loss = solver.loss_history
+    loss = np.array(solver.loss_history)
+    assert isinstance(solver.loss_history, list)
     assert np.all(np.isfinite(loss))
     assert loss[-10:].mean() < 0.5 * loss[:10].mean()
     assert solver.val_acc_history[-1] > solver.val_acc_history[0]
@@ -141,7 +142,7 @@ def test_same_seed_same_training(blocks):
         return s
 
     a, b, c = run(3), run(3), run(4)
-    assert a.loss_history.tobytes() == b.loss_history.tobytes()
+    assert a.loss_history == b.loss_history
     for k in PARAMS:
         assert a.model.params[k].tobytes() == b.model.params[k].tobytes()
     assert not np.array_equal(a.loss_history, c.loss_history)  # another minibatch order
@@ -196,3 +197,72 @@ def test_batch_larger_than_training_set(blocks):
     solver = Solver(small_model(), data, optim_config={"learning_rate": 0.1}, batch_size=200, num_epochs=2,
                     verbose=False, progress=False).train()
     assert len(solver.loss_history) == 2  # one full-batch iteration per epoch
+
+
+def test_histories_grow_with_the_run(blocks):
+    solver = Solver(small_model(), blocks, optim_config={"learning_rate": 0.1}, batch_size=50, num_epochs=10**9,
+                    verbose=False, progress=False)  # nothing is allocated for the maximum number of epochs
+    assert solver.loss_history == [] and solver.epoch == 0
+    solver.train(until_epoch=2)
+    assert isinstance(solver.loss_history, list) and len(solver.loss_history) == 2 * 4
+    assert len(solver.val_acc_history) == 3 and solver.epoch == 2
+
+
+def test_until_epoch_out_of_range(blocks):
+    solver = Solver(small_model(), blocks, batch_size=50, num_epochs=3, verbose=False).train(until_epoch=2)
+    for bad in (1, 4):
+        with pytest.raises(ValueError, match=f"until_epoch {bad} must lie between .* \\(2\\) and num_epochs \\(3\\)"):
+            solver.train(until_epoch=bad)
+
+
+def test_augment_sees_uint8_batches_and_its_own_generator(blocks):
+    seen: list[tuple] = []
+
+    def augment(batch, rng):
+        seen.append((batch.dtype, batch.shape, rng))
+        return 255 - batch
+
+    solver = Solver(small_model(), blocks, optim_config={"learning_rate": 0.1}, batch_size=50, num_epochs=2,
+                    verbose=False, progress=False, seed=5, augment=augment).train()
+    assert len(seen) == 2 * 4
+    assert all(d == np.uint8 and s == (50, 64) and r is solver.augment_rng for d, s, r in seen)
+    assert solver.augment_rng is not solver.rng
+    plain = Solver(small_model(), blocks, optim_config={"learning_rate": 0.1}, batch_size=50, num_epochs=2,
+                   verbose=False, progress=False, seed=5).train()
+    assert plain.loss_history != solver.loss_history  # the network saw the inverted images
+    assert plain.rng.bit_generator.state == solver.rng.bit_generator.state  # same minibatch order
+
+
+def test_augment_must_keep_shape_and_dtype(blocks):
+    solver = Solver(small_model(), blocks, batch_size=50, num_epochs=1, verbose=False, progress=False,
+                    augment=lambda b, rng: b[:, :10])
+    with pytest.raises(ValueError, match=r"augment returned shape \(50, 10\) dtype uint8; expected .*\(50, 64\) uint8"):
+        solver.train()
+
+
+def test_patience_stops_early_and_restores_best(blocks):
+    """A learning rate multiplied by 100 after epoch 2 wrecks the model: patience 2 stops 2 epochs after the best."""
+    model = small_model()
+    solver = Solver(model, blocks, update_rule="sgd", optim_config={"learning_rate": 0.5},
+                    schedule="step", schedule_config={"step_size": 3, "gamma": 100.0},
+                    batch_size=20, num_epochs=12, verbose=False, progress=False, patience=2)
+    with np.errstate(all="ignore"):
+        solver.train()
+    assert solver.stopped_early
+    assert solver.epoch == solver.best_epoch + 2 < 12
+    assert len(solver.val_acc_history) == solver.epoch + 1
+    assert max(solver.val_acc_history[solver.best_epoch + 1:]) <= solver.best_val_acc
+    for k in PARAMS:
+        np.testing.assert_array_equal(model.params[k], solver.best_params[k])
+    n = len(solver.loss_history)
+    solver.train()  # a stopped run stays stopped
+    assert len(solver.loss_history) == n
+
+
+def test_patience_none_or_large_trains_every_epoch(blocks):
+    runs = [Solver(small_model(), blocks, optim_config={"learning_rate": 0.1}, batch_size=50, num_epochs=4,
+                   verbose=False, progress=False, patience=p).train() for p in (None, 100)]
+    assert [s.epoch for s in runs] == [4, 4] and not any(s.stopped_early for s in runs)
+    assert runs[0].loss_history == runs[1].loss_history
+    with pytest.raises(ValueError, match="patience 0 must be a positive"):
+        Solver(small_model(), blocks, patience=0, verbose=False)
