@@ -11,6 +11,7 @@ The Gaussian filter is two small matrix products (G @ noise @ G.T), so scipy is 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -202,6 +203,14 @@ class Augmenter:
         np.rint(top, out=top)
         np.clip(top, 0, 255, out=top)
         return top.astype(np.uint8).reshape(images.shape)
+
+
+def square_shape(pixels: int) -> tuple[int, int]:
+    """(side, side) for flattened square images of `pixels` pixels (784 -> (28, 28))."""
+    side = math.isqrt(pixels)
+    if side * side != pixels:
+        raise ValueError(f"augment: images of {pixels} pixels are not square; augmentation needs square images")
+    return side, side
 
 
 def make_augmenter(config: AugmentConfig | None, shape: tuple[int, int] = MNIST_SHAPE) -> Augmenter | None:

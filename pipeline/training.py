@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .augment import AugmentConfig, make_augmenter
+from .augment import AugmentConfig, make_augmenter, square_shape
 from .model import DTYPES, INITS, TwoLayerNet
 from .optim import UPDATE_RULES
 from .persistence import data_fingerprint, save_model
@@ -118,6 +118,12 @@ def build_model(config: TrainConfig, train_images: np.ndarray) -> TwoLayerNet:
     )
 
 
+def augmenter(config: TrainConfig, train_images: np.ndarray) -> Callable[..., np.ndarray] | None:
+    """The Solver's augment hook for `config` (square images of the training set's size), or None when off."""
+    aug = config.augment_config()
+    return make_augmenter(aug, square_shape(train_images.shape[1])) if aug.active else None
+
+
 def train(
     config: TrainConfig,
     data: dict[str, np.ndarray],
@@ -141,7 +147,7 @@ def train(
         batch_size=config.batch_size, num_epochs=config.num_epochs,
         num_train_samples=config.train_acc_samples,
         verbose=verbose, progress=progress, seed=config.seed, log=log,
-        augment=make_augmenter(config.augment_config()), patience=config.patience,
+        augment=augmenter(config, data["X_train"]), patience=config.patience,
     )
     start = time.perf_counter()
     solver.train()
