@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, Mapping
 
 import matplotlib as mpl
 import matplotlib.style  # noqa: F401  (makes mpl.style available)
@@ -11,7 +12,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .augment import AugmentConfig, Augmenter, describe
+from .data.split import load_prepared
 from .fileio import atomic_write
+from .persistence import load_model
 
 DPI = 100
 GAP = 1  # pixel between tiles, drawn light grey
@@ -64,3 +67,34 @@ def plot_augmentation(images: np.ndarray, config: AugmentConfig, path: str | os.
         with atomic_write(path, "wb") as f:
             fig.savefig(f, format="png", dpi=DPI, metadata={"Software": None}, facecolor="white")
     return path
+
+
+def augment_config_of(train_config: Mapping[str, Any], where: str = "train_config") -> AugmentConfig:
+    """The augmentation settings among a recorded training config's augment_* keys (absent keys: off)."""
+    values = {k[len("augment_"):]: v for k, v in train_config.items() if k.startswith("augment_")}
+    try:
+        return AugmentConfig(**values)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{where}: bad augmentation settings {values}: {exc}") from exc
+
+
+def example_digits(images: np.ndarray, labels: np.ndarray, per_class: int = 1) -> np.ndarray:
+    """The first `per_class` images of each class present, class by class (rows of the figure)."""
+    picks = [np.flatnonzero(labels == k)[:per_class] for k in np.unique(labels)]
+    return images[np.concatenate(picks)] if picks else images[:0]
+
+
+def plot_model_augmentation(model_path: str | os.PathLike, split_path: str | os.PathLike,
+                            path: str | os.PathLike) -> Path | None:
+    """The augmentation figure for the model trained at `model_path`, on digits of `split_path`.
+
+    Reads the augment_* keys its training recorded; returns None (writing nothing) when it
+    trained without augmentation.
+    """
+    _, meta = load_model(model_path)
+    config = augment_config_of(meta.get("train_config", {}), f"{model_path}: train_config")
+    if not config.active:
+        return None
+    images, labels = load_prepared(split_path)
+    return plot_augmentation(example_digits(images, labels), config, path,
+                             title="Augmentation used by the train stage: originals (left), distorted (right)")

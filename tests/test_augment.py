@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from pipeline.augment import AugmentConfig, Augmenter, gaussian_matrix, make_augmenter
-from pipeline.plot_augment import augmentation_mosaic, plot_augmentation
+from pipeline.fileio import save_npz
+from pipeline.plot_augment import augment_config_of, augmentation_mosaic, plot_augmentation, plot_model_augmentation
 
 EVERYTHING = AugmentConfig(shift=2, rotation=15, scale=0.15, shear=15, elastic_alpha=34, elastic_sigma=4)
 CONFIGS = [AugmentConfig(shift=3), AugmentConfig(rotation=20), AugmentConfig(scale=0.2), AugmentConfig(shear=20),
@@ -154,3 +155,25 @@ def test_mosaic_and_figure(tmp_path):
     assert p1.read_bytes() == p2.read_bytes(), "same inputs, same PNG bytes"
     with pytest.raises(ValueError, match="uint8"):
         augmentation_mosaic(images.astype(np.float64), EVERYTHING)
+
+
+def test_plot_stage_figure_follows_the_train_stage_model(tmp_path):
+    from pipeline.training import TrainConfig, build_model, save_trained
+
+    images = digits(20)
+    labels = (np.arange(20) % 10).astype(np.uint8)
+    save_npz(tmp_path / "test.npz", {"images": images, "labels": labels})
+    data = {"X_train": images, "y_train": labels}
+    for name, cfg in (("off", TrainConfig()), ("on", TrainConfig(augment_shift=2, augment_elastic_alpha=30))):
+        save_trained(tmp_path / f"{name}.npz", build_model(cfg, images), cfg, data, 0.5)
+    assert plot_model_augmentation(tmp_path / "off.npz", tmp_path / "test.npz", tmp_path / "off.png") is None
+    assert not (tmp_path / "off.png").exists()
+    out = plot_model_augmentation(tmp_path / "on.npz", tmp_path / "test.npz", tmp_path / "on.png")
+    assert out == tmp_path / "on.png" and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_augment_config_of_a_recorded_config():
+    assert augment_config_of({"hidden_dim": 25}) == AugmentConfig()
+    assert augment_config_of({"augment_shift": 2, "augment_rotation": 5.0}) == AugmentConfig(shift=2, rotation=5.0)
+    with pytest.raises(ValueError, match="model.npz: train_config: bad augmentation"):
+        augment_config_of({"augment_scale": 2.0}, "model.npz: train_config")
