@@ -10,8 +10,9 @@ from typing import Any, Callable
 import numpy as np
 
 from .augment import AugmentConfig, make_augmenter, square_shape
+from .averaging import TailAveraging
 from .model import DTYPES, INITS, TwoLayerNet
-from .optim import UPDATE_RULES
+from .optim import UPDATE_RULES, make_optimizer
 from .persistence import data_fingerprint, save_model
 from .params import choice, from_mapping, integer, number, param
 from .preprocess import MODES, Preprocessor
@@ -55,11 +56,15 @@ class TrainConfig:
     augment_shear: float = param(number(0, 80), 0.0, "augmentation: largest shear angle, degrees")
     augment_elastic_alpha: float = param(number(0), 0.0, "augmentation: elastic displacement scale, pixels")
     augment_elastic_sigma: float = param(number(0, lo_open=True), 4.0, "augmentation: elastic smoothness, pixels")
+    average_epochs: int = param(integer(0), 0, "average the weights over the last N epochs' iterations; 0 = off")
 
     def __post_init__(self) -> None:
         for key in ("dropout", "label_smoothing", "augment_scale"):
             if getattr(self, key) >= 1:
                 raise ValueError(f"{key} = {getattr(self, key)!r} is not allowed: expected a number < 1")
+        if self.average_epochs > self.num_epochs:
+            raise ValueError(f"average_epochs = {self.average_epochs} is not allowed: expected at most "
+                             f"num_epochs ({self.num_epochs})")
 
     def augment_config(self) -> AugmentConfig:
         """The augmentation settings (all zero: no augmentation)."""
@@ -84,11 +89,15 @@ class TrainResult:
     model: TwoLayerNet
     solver: Solver
     seconds: float
+    averaged_val_acc: float | None = None  # val accuracy of the averaged weights, when averaging was on
+    used_average: bool = False  # the model holds the averaged weights (they beat the best epoch's)
 
     def metrics(self) -> dict[str, Any]:
-        """Summary for metrics files; `stopped_early` only appears when early stopping was on."""
+        """Summary for metrics files; keys of training aids appear only when the aid was on."""
         s = self.solver
-        extra = {} if s.patience is None else {"stopped_early": s.stopped_early}
+        extra: dict[str, Any] = {} if s.patience is None else {"stopped_early": s.stopped_early}
+        if isinstance(s.optimizer, TailAveraging):
+            extra.update(averaged_val_acc=self.averaged_val_acc, used_average=self.used_average)
         return {
             "final_train_acc": s.train_acc_history[-1],
             "final_val_acc": s.val_acc_history[-1],
@@ -140,9 +149,15 @@ def train(
         optim_config.update(beta1=config.beta1, beta2=config.beta2, epsilon=config.epsilon)
     schedule_config = {"step": {"step_size": config.step_size, "gamma": config.gamma},
                        "cosine": {"lr_min": config.lr_min}}.get(config.schedule, {})
+    update_rule: Any = config.update_rule
+    if config.average_epochs:
+        n = data["X_train"].shape[0]
+        per_epoch = max(n // min(config.batch_size, n), 1)
+        inner = make_optimizer(config.update_rule, **{k: v for k, v in optim_config.items() if k != "learning_rate"})
+        update_rule = TailAveraging(inner, (config.num_epochs - config.average_epochs) * per_epoch)
     solver = Solver(
         model, data,
-        update_rule=config.update_rule, optim_config=optim_config,
+        update_rule=update_rule, optim_config=optim_config,
         lr_decay=config.lr_decay, schedule=config.schedule, schedule_config=schedule_config,
         batch_size=config.batch_size, num_epochs=config.num_epochs,
         num_train_samples=config.train_acc_samples,
@@ -151,7 +166,20 @@ def train(
     )
     start = time.perf_counter()
     solver.train()
-    return TrainResult(model, solver, time.perf_counter() - start)
+    result = TrainResult(model, solver, time.perf_counter() - start)
+    if isinstance(update_rule, TailAveraging) and update_rule.average:
+        # The Solver left the best epoch's weights; the average replaces them only if it validates no worse.
+        best = update_rule.swap_in(model.params)
+        result.averaged_val_acc = model.accuracy(data["X_val"], data["y_val"], solver.eval_batch_size)
+        result.used_average = result.averaged_val_acc >= solver.best_val_acc
+        if not result.used_average:
+            for k, v in best.items():
+                np.copyto(model.params[k], v)
+        if verbose:
+            log(f"weight average of the last {config.average_epochs} epochs: val_acc {result.averaged_val_acc:f} "
+                f"({'kept' if result.used_average else 'not kept'}; best epoch {solver.best_val_acc:f})")
+        result.seconds = time.perf_counter() - start
+    return result
 
 
 def save_trained(path: str | Path, model: TwoLayerNet, config: TrainConfig, data: dict[str, np.ndarray],
@@ -167,7 +195,7 @@ def save_trained(path: str | Path, model: TwoLayerNet, config: TrainConfig, data
 # Keys added beyond the assignment: recorded in model metadata only when set, so that a model trained
 # with them all off has the same bytes as before they existed.
 OPTIONAL_KEYS = ("dropout", "label_smoothing", "patience", "augment_shift", "augment_rotation", "augment_scale",
-                 "augment_shear", "augment_elastic_alpha", "augment_elastic_sigma")
+                 "augment_shear", "augment_elastic_alpha", "augment_elastic_sigma", "average_epochs")
 
 
 def recorded_config(config: TrainConfig) -> dict[str, Any]:
