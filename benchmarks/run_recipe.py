@@ -10,6 +10,7 @@ time when other work shares the machine.
   python benchmarks/run_recipe.py --recipe plain --seeds 0 1 2
   python benchmarks/run_recipe.py --recipe augmented --seeds 0 --save reports/recipe_augmented.json
   python benchmarks/run_recipe.py --recipe plain --print-command     # the `dvc exp run -S ...` line
+  python benchmarks/run_recipe.py --recipe augmented --figure docs/augmentation.png  # its distortions, no training
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ if str(ROOT) not in sys.path:
 from pipeline.data.split import load_prepared  # noqa: E402
 from pipeline.evaluate import evaluate  # noqa: E402
 from pipeline.params import ParamsError, read_params  # noqa: E402
+from pipeline.plot_augment import example_digits, plot_augmentation  # noqa: E402
 from pipeline.training import TrainConfig, load_solver_data, train  # noqa: E402
 
 
@@ -104,6 +106,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--save", metavar="PATH", help="also write the results as JSON to PATH")
     p.add_argument("--progress", action="store_true", help="show the Solver's progress bar")
     p.add_argument("--print-command", action="store_true", help="print the equivalent `dvc exp run` line and exit")
+    p.add_argument("--figure", metavar="PNG", help="write the recipe's augmentation figure (test digits) and exit")
     return p.parse_args(argv)
 
 
@@ -112,6 +115,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.print_command:
             print(dvc_command(args.recipe))
+            return 0
+        if args.figure:
+            config = recipe_config(args.recipe, args.params)
+            images, labels = load_prepared(Path(args.data) / "test.npz")
+            plot_augmentation(example_digits(images, labels), config.augment_config(), args.figure,
+                              title=f"Recipe {Path(args.recipe).stem}: originals (left), distorted versions (right)")
+            print(f"wrote {args.figure}")
             return 0
         extra = {}
         for item in args.set:

@@ -57,7 +57,7 @@ def plot_augmentation(images: np.ndarray, config: AugmentConfig, path: str | os.
                      facecolor="white")
         FigureCanvasAgg(fig)
         ax = fig.subplots()
-        ax.imshow(mosaic, cmap=mpl.colormaps["gray_r"].with_extremes(bad="#d0d0d0"), vmin=0, vmax=255,
+        ax.imshow(mosaic, cmap=mpl.colormaps["gray_r"].with_extremes(bad="#e4e4e4"), vmin=0, vmax=255,
                   interpolation="nearest")
         ax.set_axis_off()
         fig.suptitle(title or "Augmentation: original (left), distorted versions (right)", fontsize=11)
