@@ -152,7 +152,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     summary = summarise(rows)
     result = {"recipe": args.recipe, "command": "python benchmarks/run_recipe.py " + " ".join(sys.argv[1:] if argv is None else argv),
-              "dvc_command": dvc_command(args.recipe), "config": {k: v for k, v in vars(config).items() if k != "seed"},
+              "dvc_command": dvc_command(args.recipe),
+              "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith(("OPENBLAS_", "OMP_"))},
+              "config": {k: v for k, v in vars(config).items() if k != "seed"},
               "seeds": rows, "summary": summary}
     print(f"{args.recipe}: test {100 * summary['test_acc_mean']:.2f} +- {100 * summary['test_acc_std']:.2f} % "
           f"over seeds {args.seeds} (min {100 * summary['test_acc_min']:.2f}, max {100 * summary['test_acc_max']:.2f}); "
