@@ -4,12 +4,14 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .fileio import load_npz, save_npz
-from .solver import Solver
+
+if TYPE_CHECKING:  # the Solver imports this module to write its checkpoints
+    from .solver import Solver
 
 FORMAT = "solver-checkpoint/1"
 _META = "checkpoint"  # the entry holding {"format": FORMAT, "meta": ...} as JSON

@@ -13,8 +13,15 @@ import numpy as np
 def affine_forward(
     x: np.ndarray, w: np.ndarray, b: np.ndarray, out: np.ndarray | None = None
 ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
-    """out = x @ w + b for x of shape (N, D), w (D, M), b (M,); cache = (x, w)."""
-    out = np.dot(x, w, out=out)
+    """out = x @ w + b for x of shape (N, D), w (D, M), b (M,); cache = (x, w).
+
+    `out` may be C- or Fortran-ordered. np.dot writes only C-ordered arrays, so a Fortran-ordered
+    `out` (such as the model's class-major scores) is filled through its transpose: out.T = w.T @ x.T.
+    """
+    if out is not None and out.flags.f_contiguous:
+        np.dot(w.T, x.T, out=out.T)
+    else:
+        out = np.dot(x, w, out=out)
     out += b
     return out, (x, w)
 

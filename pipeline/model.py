@@ -21,6 +21,12 @@ class TwoLayerNet:
     (N, input_dim) already preprocessed; `predict(images)` takes uint8 images and applies
     `self.preprocessor` itself, in batches.
 
+    `params=` (e.g. arrays saved by the assignment) are used as given, not copied, and fix the
+    model's dtype: W1, b1, W2, b2 must all have one float dtype (float32 or float64), which the
+    model takes (`dtype=`, if also given, must agree), and the shapes (input_dim, hidden_dim),
+    (hidden_dim,), (hidden_dim, num_classes), (num_classes,). Anything else is refused with a
+    ValueError naming the array. Without params, the weights are drawn in `dtype` (default float32).
+
     Training aids, both off by default (0): `dropout` is the probability of zeroing a hidden unit,
     as inverted dropout (survivors scaled by 1 / (1 - dropout)) applied only in `loss(X, y)`, i.e.
     training, with masks from `dropout_rng` (seeded from (seed, "dropout")); `label_smoothing`
@@ -35,7 +41,7 @@ class TwoLayerNet:
         weight_scale: float = 1e-3,
         init: str = "normal",
         reg: float = 0.0,
-        dtype: Any = np.float32,
+        dtype: Any = None,
         seed: int = 0,
         preprocessor: Preprocessor | None = None,
         params: dict[str, np.ndarray] | None = None,
@@ -52,12 +58,32 @@ class TwoLayerNet:
         self.dropout_rng = np.random.default_rng([seed, zlib.crc32(b"dropout")])
         self.input_dim, self.hidden_dim, self.num_classes = int(input_dim), int(hidden_dim), int(num_classes)
         self.reg = float(reg)
-        self.dtype = np.dtype(dtype)
+        given = params["W1"].dtype if isinstance(params, dict) and isinstance(params.get("W1"), np.ndarray) else None
+        self.dtype = np.dtype(dtype if dtype is not None else given if given is not None else np.float32)
         if self.dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype {self.dtype} is not float32 or float64")
         self.preprocessor = preprocessor or Preprocessor("raw")
+        if params is not None:
+            self._check_params(params)
         self.params = params if params is not None else self._init_params(weight_scale, init, seed)
         self._workspace: dict[int, dict[str, np.ndarray]] = {}
+
+    def _check_params(self, params: dict[str, np.ndarray]) -> None:
+        d, h, c = self.input_dim, self.hidden_dim, self.num_classes
+        expected = {"W1": ((d, h), "(input_dim, hidden_dim)"), "b1": ((h,), "(hidden_dim,)"),
+                    "W2": ((h, c), "(hidden_dim, num_classes)"), "b2": ((c,), "(num_classes,)")}
+        if not isinstance(params, dict) or set(params) != set(expected):
+            got = sorted(params) if isinstance(params, dict) else type(params).__name__
+            raise ValueError(f"params must be a dict of exactly W1, b1, W2, b2; got {got}")
+        for name, (shape, what) in expected.items():
+            a = params[name]
+            if not isinstance(a, np.ndarray):
+                raise ValueError(f"params[{name!r}] is a {type(a).__name__}; expected a numpy array")
+            if a.shape != shape:
+                raise ValueError(f"params[{name!r}] has shape {a.shape}; expected {what} = {shape}")
+            if a.dtype != self.dtype:
+                raise ValueError(f"params[{name!r}] has dtype {a.dtype}; expected {self.dtype}, the model's dtype "
+                                 "(that of params['W1'] unless dtype= is given): all four must agree")
 
     def _init_params(self, weight_scale: float, init: str, seed: int) -> dict[str, np.ndarray]:
         rng = np.random.default_rng(seed)
@@ -112,12 +138,9 @@ class TwoLayerNet:
         h, cache_relu = relu_forward(a, out=a, zeros=ws["zeros"])
         if mask is not None:
             h *= mask  # dropped units become 0, which relu_backward's mask (h > 0) also zeroes
-        # scores = h @ W2 + b2, computed as (W2.T @ h.T) into the class-major buffer (see _buffers).
-        w2 = p["W2"]
-        np.dot(w2.T, h.T, out=ws["scores_t"])
-        scores = ws["scores"]
-        scores += p["b2"]
-        return scores, (cache1, cache_relu, (h, w2))
+        # into the class-major scores buffer (see _buffers), which affine_forward fills as W2.T @ h.T
+        scores, cache2 = affine_forward(h, p["W2"], p["b2"], out=ws["scores"])
+        return scores, (cache1, cache_relu, cache2)
 
     def loss(
         self, X: np.ndarray, y: np.ndarray | None = None, grads_out: dict[str, np.ndarray] | None = None

@@ -1,15 +1,29 @@
-"""First-order update rules, applied in place: vanilla SGD, SGD with momentum (and Nesterov), Adam.
+"""First-order update rules, applied in place: vanilla SGD, SGD with momentum (and Nesterov), RMSprop, Adam.
 
 Each optimizer keeps its per-parameter state (velocity, moments, scratch) keyed by parameter name,
-so one instance serves a whole model: `opt.step(params, grads, lr)`.
+so one instance serves a whole model: `opt.step(params, grads, lr)`. The learning rate is not
+part of an optimizer: the Solver's schedule gives it, epoch by epoch.
 """
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from typing import Any, Mapping
 
 import numpy as np
 
-UPDATE_RULES = ("sgd", "momentum", "nesterov", "adam")
+UPDATE_RULES = ("sgd", "momentum", "nesterov", "adam")  # the choices of params.yaml's update_rule
+
+
+def checked_array(state: dict[str, np.ndarray], key: str, shape: tuple[int, ...], dtype: Any, what: str) -> np.ndarray:
+    """state[key], checked for presence, shape and (when given) dtype; ValueError names the key."""
+    if key not in state:
+        raise ValueError(f"{what}: missing array {key!r}")
+    a = np.asarray(state[key])
+    if a.shape != tuple(shape):
+        raise ValueError(f"{what}: array {key!r} has shape {a.shape}, expected {tuple(shape)}")
+    if dtype is not None and a.dtype != dtype:
+        raise ValueError(f"{what}: array {key!r} has dtype {a.dtype}, expected {np.dtype(dtype)}")
+    return a
 
 
 class Optimizer:
@@ -140,25 +154,67 @@ class Adam(Optimizer):
         w -= s
 
 
-def checked_array(state: dict[str, np.ndarray], key: str, shape: tuple[int, ...], dtype: Any, what: str) -> np.ndarray:
-    """state[key], checked for presence, shape and (when given) dtype; ValueError names the key."""
-    if key not in state:
-        raise ValueError(f"{what}: missing array {key!r}")
-    a = np.asarray(state[key])
-    if a.shape != tuple(shape):
-        raise ValueError(f"{what}: array {key!r} has shape {a.shape}, expected {tuple(shape)}")
-    if dtype is not None and a.dtype != dtype:
-        raise ValueError(f"{what}: array {key!r} has dtype {a.dtype}, expected {np.dtype(dtype)}")
-    return a
+class Nesterov(Momentum):
+    """Momentum with the Nesterov look-ahead."""
+
+    def __init__(self, momentum: float = 0.9) -> None:
+        super().__init__(momentum, nesterov=True)
 
 
-def make_optimizer(update_rule: str, momentum: float = 0.9, beta1: float = 0.9, beta2: float = 0.999,
-                   epsilon: float = 1e-8) -> Optimizer:
-    """The optimizer named by `update_rule` (one of UPDATE_RULES)."""
-    if update_rule == "sgd":
-        return SGD()
-    if update_rule in ("momentum", "nesterov"):
-        return Momentum(momentum, nesterov=update_rule == "nesterov")
-    if update_rule == "adam":
-        return Adam(beta1, beta2, epsilon)
-    raise ValueError(f"update_rule {update_rule!r} is not one of {', '.join(UPDATE_RULES)}")
+class RMSprop(Optimizer):
+    """cache = decay_rate * cache + (1 - decay_rate) * dw**2; w -= lr * dw / (sqrt(cache) + epsilon)."""
+
+    slots = ("cache",)
+
+    def __init__(self, decay_rate: float = 0.99, epsilon: float = 1e-8) -> None:
+        super().__init__()
+        self.decay_rate, self.epsilon = float(decay_rate), float(epsilon)
+
+    def update(self, name: str, w: np.ndarray, dw: np.ndarray, lr: float) -> None:
+        slot = self._slot(name, w)
+        cache, s = slot["cache"], slot["scratch"]
+        cache *= self.decay_rate
+        np.multiply(dw, dw, out=s)
+        s *= 1.0 - self.decay_rate
+        cache += s
+        np.sqrt(cache, out=s)
+        s += self.epsilon
+        np.divide(dw, s, out=s)
+        s *= lr
+        w -= s
+
+
+# update_rule -> class; 'sgd_momentum' is CS231n's name for 'momentum'.
+OPTIMIZERS: dict[str, type[Optimizer]] = {
+    "sgd": SGD, "momentum": Momentum, "sgd_momentum": Momentum, "nesterov": Nesterov, "adam": Adam,
+    "rmsprop": RMSprop,
+}
+
+
+def hyperparameters(update_rule: str) -> tuple[str, ...]:
+    """The keyword hyperparameters the rule's optimizer takes (e.g. ('beta1', 'beta2', 'epsilon'))."""
+    cls = OPTIMIZERS.get(update_rule)
+    if cls is None:
+        raise ValueError(f"update_rule {update_rule!r} is not one of {', '.join(OPTIMIZERS)}")
+    return tuple(p for p in inspect.signature(cls.__init__).parameters if p != "self")
+
+
+def make_optimizer(update_rule: str, **options: Any) -> Optimizer:
+    """The optimizer named by `update_rule` (a key of OPTIMIZERS) with the given hyperparameters.
+
+    Options the rule does not take are refused, naming them and the ones it takes.
+    """
+    names = hyperparameters(update_rule)
+    unknown = sorted(set(options) - set(names))
+    if unknown:
+        raise ValueError(f"update_rule {update_rule!r} takes no {', '.join(unknown)}; "
+                         f"it takes {', '.join(names) or 'no options'}")
+    return OPTIMIZERS[update_rule](**options)
+
+
+def optimizer_from(update_rule: str, settings: Mapping[str, Any]) -> Optimizer:
+    """The optimizer for `update_rule`, its hyperparameters read from `settings` by name (others ignored).
+
+    The path from a validated params.yaml section, which holds every rule's keys.
+    """
+    return make_optimizer(update_rule, **{k: settings[k] for k in hyperparameters(update_rule) if k in settings})

@@ -12,11 +12,11 @@ import numpy as np
 from .augment import AugmentConfig, make_augmenter, square_shape
 from .averaging import TailAveraging
 from .model import DTYPES, INITS, TwoLayerNet
-from .optim import UPDATE_RULES, make_optimizer
+from .optim import UPDATE_RULES, optimizer_from
 from .persistence import data_fingerprint, save_model
 from .params import choice, from_mapping, integer, number, param
 from .preprocess import MODES, Preprocessor
-from .schedules import SCHEDULES
+from .schedules import SCHEDULES, schedule_from
 from .solver import Solver
 
 
@@ -133,6 +133,38 @@ def augmenter(config: TrainConfig, train_images: np.ndarray) -> Callable[..., np
     return make_augmenter(aug, square_shape(train_images.shape[1])) if aug.active else None
 
 
+def build_solver(
+    config: TrainConfig,
+    data: dict[str, np.ndarray],
+    verbose: bool = True,
+    progress: bool | None = None,
+    log: Callable[[str], None] = print,
+    **hooks: Any,
+) -> Solver:
+    """A fresh model for `config` and its Solver, not yet trained (`hooks`: the Solver's augment, patience,
+    checkpoint_name, ...). Use it to train in steps: `solver.train(until_epoch=k)`, checkpoints.
+
+    The config's training aids are set up here: augmentation and patience as Solver hooks (unless
+    `hooks` gives them), weight averaging as a TailAveraging wrapper around the optimizer.
+    """
+    settings = dataclasses.asdict(config)  # the optimizer and the schedule each take their keys by name
+    optimizer = optimizer_from(config.update_rule, settings)
+    if config.average_epochs:
+        n = data["X_train"].shape[0]
+        per_epoch = max(n // min(config.batch_size, n), 1)
+        optimizer = TailAveraging(optimizer, (config.num_epochs - config.average_epochs) * per_epoch)
+    hooks.setdefault("augment", augmenter(config, data["X_train"]))
+    hooks.setdefault("patience", config.patience)
+    return Solver(
+        build_model(config, data["X_train"]), data,
+        optimizer=optimizer,
+        schedule=schedule_from(config.schedule, settings),
+        batch_size=config.batch_size, num_epochs=config.num_epochs,
+        num_train_samples=config.train_acc_samples,
+        verbose=verbose, progress=progress, seed=config.seed, log=log, **hooks,
+    )
+
+
 def train(
     config: TrainConfig,
     data: dict[str, np.ndarray],
@@ -141,35 +173,15 @@ def train(
     log: Callable[[str], None] = print,
 ) -> TrainResult:
     """Train a model for `config` on `data` (uint8 X_train/X_val with labels y_train/y_val)."""
-    model = build_model(config, data["X_train"])
-    optim_config: dict[str, Any] = {"learning_rate": config.lr}
-    if config.update_rule in ("momentum", "nesterov"):
-        optim_config["momentum"] = config.momentum
-    elif config.update_rule == "adam":
-        optim_config.update(beta1=config.beta1, beta2=config.beta2, epsilon=config.epsilon)
-    schedule_config = {"step": {"step_size": config.step_size, "gamma": config.gamma},
-                       "cosine": {"lr_min": config.lr_min}}.get(config.schedule, {})
-    update_rule: Any = config.update_rule
-    if config.average_epochs:
-        n = data["X_train"].shape[0]
-        per_epoch = max(n // min(config.batch_size, n), 1)
-        inner = make_optimizer(config.update_rule, **{k: v for k, v in optim_config.items() if k != "learning_rate"})
-        update_rule = TailAveraging(inner, (config.num_epochs - config.average_epochs) * per_epoch)
-    solver = Solver(
-        model, data,
-        update_rule=update_rule, optim_config=optim_config,
-        lr_decay=config.lr_decay, schedule=config.schedule, schedule_config=schedule_config,
-        batch_size=config.batch_size, num_epochs=config.num_epochs,
-        num_train_samples=config.train_acc_samples,
-        verbose=verbose, progress=progress, seed=config.seed, log=log,
-        augment=augmenter(config, data["X_train"]), patience=config.patience,
-    )
+    solver = build_solver(config, data, verbose=verbose, progress=progress, log=log)
     start = time.perf_counter()
     solver.train()
-    result = TrainResult(model, solver, time.perf_counter() - start)
-    if isinstance(update_rule, TailAveraging) and update_rule.average:
+    result = TrainResult(solver.model, solver, time.perf_counter() - start)
+    averaging = solver.optimizer
+    if isinstance(averaging, TailAveraging) and averaging.average:
         # The Solver left the best epoch's weights; the average replaces them only if it validates no worse.
-        best = update_rule.swap_in(model.params)
+        model = solver.model
+        best = averaging.swap_in(model.params)
         result.averaged_val_acc = model.accuracy(data["X_val"], data["y_val"], solver.eval_batch_size)
         result.used_average = result.averaged_val_acc >= solver.best_val_acc
         if not result.used_average:

@@ -9,12 +9,14 @@ import pytest
 from pipeline.checkpoint import FORMAT, load_checkpoint, save_checkpoint
 from pipeline.fileio import save_npz
 from pipeline.model import TwoLayerNet
+from pipeline.optim import make_optimizer
 from pipeline.preprocess import Preprocessor
+from pipeline.schedules import Cosine, Exponential
 from pipeline.solver import Solver
 from synthetic import block_images
 
 N_EPOCHS = 5
-LR = {"sgd": 0.3, "momentum": 0.05, "nesterov": 0.05, "adam": 1e-2}
+LR = {"sgd": 0.3, "momentum": 0.05, "nesterov": 0.05, "rmsprop": 1e-3, "adam": 1e-2}
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +37,9 @@ def flip_some(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 def make_solver(data, rule="sgd", schedule="exponential", model_seed=1, **kw) -> Solver:
     model = TwoLayerNet(64, 12, 4, weight_scale=1e-2, preprocessor=Preprocessor("unit"), seed=model_seed)
-    schedule_config = {"cosine": {"lr_min": 1e-4}}.get(schedule, {})
-    return Solver(model, data, update_rule=rule, optim_config={"learning_rate": LR[rule]}, lr_decay=0.8,
-                  schedule=schedule, schedule_config=schedule_config, batch_size=16, num_epochs=N_EPOCHS,
+    lr_schedule = {"exponential": Exponential(LR[rule], lr_decay=0.8),
+                   "cosine": Cosine(LR[rule], N_EPOCHS, lr_min=1e-4)}[schedule]
+    return Solver(model, data, optimizer=make_optimizer(rule), schedule=lr_schedule, batch_size=16, num_epochs=N_EPOCHS,
                   verbose=False, progress=False, seed=7, **kw)
 
 
@@ -58,7 +60,7 @@ def assert_same_run(a: Solver, b: Solver) -> None:
 
 
 @pytest.mark.parametrize("schedule", ["exponential", "cosine"])
-@pytest.mark.parametrize("rule", ["sgd", "momentum", "nesterov", "adam"])
+@pytest.mark.parametrize("rule", ["sgd", "momentum", "nesterov", "rmsprop", "adam"])
 def test_checkpoint_then_continue_equals_uninterrupted(blocks, tmp_path, rule, schedule):
     whole = make_solver(blocks, rule, schedule).train()
 

@@ -76,6 +76,20 @@ def test_affine_forward_out_buffer(rng):
     np.testing.assert_allclose(buf, x @ w + b, rtol=1e-12)
 
 
+@pytest.mark.parametrize("n", [1, 4])
+def test_affine_forward_fortran_ordered_out(rng, n):
+    """A class-major (Fortran-ordered) out buffer, as the model's scores, is filled through its transpose."""
+    x, w, b = rng.standard_normal((n, 5)), rng.standard_normal((5, 3)), rng.standard_normal(3)
+    buf_t = np.empty((3, n))
+    out, cache = affine_forward(x, w, b, out=buf_t.T)
+    assert out.base is buf_t or out is buf_t.T
+    np.testing.assert_allclose(buf_t.T, x @ w + b, rtol=1e-12)
+    assert cache[0] is x and cache[1] is w
+    # bit for bit what the model computed before layer 2 went through affine_forward
+    expected = np.dot(w.T, x.T) + b[:, None]
+    assert np.array_equal(buf_t, expected)
+
+
 # ---- relu -----------------------------------------------------------------------------------------
 
 

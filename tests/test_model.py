@@ -252,3 +252,58 @@ def test_overfits_fifty_random_images():
     assert solver.train_acc_history[0] < 0.5
     assert solver.train_acc_history[-1] == 1.0
     assert np.mean(solver.loss_history[-5:]) < 0.1 * np.mean(solver.loss_history[:2])
+
+
+# ---- given parameters (the assignment's Part 3) ---------------------------------------------------
+
+
+def _assignment_params(dtype=np.float64, d=784, h=16, c=10):
+    rng = np.random.default_rng(5)
+    return {"W1": 1e-3 * rng.standard_normal((d, h)).astype(dtype), "b1": np.zeros(h, dtype),
+            "W2": 1e-3 * rng.standard_normal((h, c)).astype(dtype), "b2": np.zeros(c, dtype)}
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_given_params_set_the_model_dtype_and_are_used_as_given(dtype):
+    params = _assignment_params(dtype)
+    model = TwoLayerNet(784, params["W1"].shape[1], 10, params=params)
+    assert model.dtype == dtype
+    assert model.params is params and model.params["W1"] is params["W1"]
+    X = np.random.default_rng(0).integers(0, 256, (7, 784), dtype=np.uint8)  # raw uint8 images, as data['X_test']
+    scores = model.loss(X)
+    assert scores.dtype == dtype
+    expected = np.maximum(X.astype(np.float64) @ params["W1"] + params["b1"], 0) @ params["W2"] + params["b2"]
+    np.testing.assert_allclose(scores, expected, rtol=1e-4 if dtype == np.float32 else 1e-10)
+    loss, grads = model.loss(X, np.arange(7) % 10)
+    assert np.isfinite(loss) and grads["W1"].dtype == dtype
+
+
+def test_given_params_with_agreeing_dtype_argument():
+    params = _assignment_params(np.float64)
+    assert TwoLayerNet(784, 16, 10, dtype=np.float64, params=params).dtype == np.float64
+    with pytest.raises(ValueError, match=r"params\['W1'\] has dtype float64; expected float32"):
+        TwoLayerNet(784, 16, 10, dtype=np.float32, params=params)
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("W1", np.zeros((784, 17)),
+     r"params\['W1'\] has shape \(784, 17\); expected \(input_dim, hidden_dim\) = \(784, 16\)"),
+    ("b1", np.zeros((1, 16)), r"params\['b1'\] has shape \(1, 16\); expected \(hidden_dim,\) = \(16,\)"),
+    ("W2", np.zeros((16, 9)), r"params\['W2'\] has shape \(16, 9\); expected \(hidden_dim, num_classes\)"),
+    ("b2", np.zeros(10, np.float32), r"params\['b2'\] has dtype float32; expected float64"),
+    ("b2", [0.0] * 10, r"params\['b2'\] is a list; expected a numpy array"),
+])
+def test_given_params_mismatch_is_refused_naming_the_array(name, value, message):
+    params = _assignment_params()
+    params[name] = value
+    with pytest.raises(ValueError, match=message):
+        TwoLayerNet(784, 16, 10, params=params)
+
+
+def test_given_params_must_be_exactly_the_four_arrays():
+    params = _assignment_params()
+    del params["b2"]
+    with pytest.raises(ValueError, match=r"exactly W1, b1, W2, b2; got \['W1', 'W2', 'b1'\]"):
+        TwoLayerNet(784, 16, 10, params=params)
+    with pytest.raises(ValueError, match="dtype int64 is not float32 or float64"):
+        TwoLayerNet(784, 16, 10, params={k: v.astype(np.int64) for k, v in _assignment_params().items()})

@@ -6,7 +6,8 @@ import math
 import numpy as np
 import pytest
 
-from pipeline.optim import UPDATE_RULES, Adam, Momentum, Optimizer, SGD, make_optimizer
+from pipeline.optim import (UPDATE_RULES, Adam, Momentum, Nesterov, Optimizer, RMSprop, SGD, hyperparameters,
+                            make_optimizer, optimizer_from)
 
 W0 = [1.0, -2.0, 0.5]
 G1 = [0.5, -1.0, 2.0]
@@ -99,7 +100,7 @@ def test_state_is_per_parameter():
     np.testing.assert_allclose(params["b"], [1.0 + 0.9])
 
 
-@pytest.mark.parametrize("rule", ["sgd", "momentum", "nesterov", "adam"])
+@pytest.mark.parametrize("rule", ["sgd", "momentum", "nesterov", "rmsprop", "adam"])
 def test_float32_params_stay_float32_and_in_place(rule):
     opt = make_optimizer(rule)
     w = np.array(W0, dtype=np.float32)
@@ -124,5 +125,86 @@ def test_make_optimizer_rules():
 
 
 def test_make_optimizer_rejects_unknown_rule():
-    with pytest.raises(ValueError, match="rmsprop"):
-        make_optimizer("rmsprop")
+    rules = "sgd, momentum, sgd_momentum, nesterov, adam, rmsprop"
+    with pytest.raises(ValueError, match=f"'adagrad' is not one of {rules}"):
+        make_optimizer("adagrad")
+
+
+def _textbook_rmsprop(w0, grads, lr, decay=0.99, eps=1e-8):
+    """CS231n's rmsprop, element by element in plain Python floats."""
+    w, cache, out = list(w0), [0.0] * len(w0), []
+    for g in grads:
+        for i, gi in enumerate(g):
+            cache[i] = decay * cache[i] + (1 - decay) * gi * gi
+            w[i] -= lr * gi / (math.sqrt(cache[i]) + eps)
+        out.append(list(w))
+    return out
+
+
+@pytest.mark.parametrize("options", [{}, {"decay_rate": 0.5, "epsilon": 0.1}])
+def test_rmsprop_two_steps(options):
+    expected = _textbook_rmsprop(W0, [G1, G2], lr=0.01, decay=options.get("decay_rate", 0.99),
+                                 eps=options.get("epsilon", 1e-8))
+    opt = make_optimizer("rmsprop", **options)
+    assert isinstance(opt, RMSprop)
+    w1, w2 = _run(opt, lr=0.01)
+    np.testing.assert_allclose(w1, expected[0], rtol=1e-12)
+    np.testing.assert_allclose(w2, expected[1], rtol=1e-12)
+    if not options:  # with a tiny epsilon, the first step from a zero cache moves each weight by lr / sqrt(1 - decay)
+        np.testing.assert_allclose(np.abs(np.subtract(W0, w1)), 0.01 / math.sqrt(1 - opt.decay_rate), rtol=1e-6)
+
+
+def test_cs231n_names_and_options():
+    mom = make_optimizer("sgd_momentum", momentum=0.5)
+    assert type(mom) is Momentum and mom.momentum == 0.5 and not mom.nesterov
+    assert hyperparameters("adam") == ("beta1", "beta2", "epsilon")
+    assert hyperparameters("rmsprop") == ("decay_rate", "epsilon")
+    assert hyperparameters("sgd") == ()
+    with pytest.raises(ValueError, match="update_rule 'sgd' takes no momentum; it takes no options"):
+        make_optimizer("sgd", momentum=0.9)
+    with pytest.raises(ValueError, match="'adam' takes no decay_rate, velocity; it takes beta1, beta2, epsilon"):
+        make_optimizer("adam", velocity=None, decay_rate=0.9)
+
+
+def test_optimizer_from_settings_takes_what_the_rule_needs():
+    settings = {"lr": 1.0, "momentum": 0.3, "beta1": 0.1, "beta2": 0.2, "epsilon": 0.4, "reg": 0.0}
+    adam = optimizer_from("adam", settings)
+    assert (adam.beta1, adam.beta2, adam.epsilon) == (0.1, 0.2, 0.4)
+    nest = optimizer_from("nesterov", settings)
+    assert type(nest) is Nesterov and nest.nesterov and nest.momentum == 0.3
+    assert type(optimizer_from("sgd", settings)) is SGD
+
+
+@pytest.mark.parametrize("rule", ["sgd", "momentum", "nesterov", "rmsprop", "adam"])
+def test_state_dict_round_trip_continues_identically(rule):
+    rng = np.random.default_rng(0)
+    params = {"w": rng.standard_normal((3, 4)), "b": rng.standard_normal(4)}
+    grads = [{k: rng.standard_normal(v.shape) for k, v in params.items()} for _ in range(4)]
+    a, b = make_optimizer(rule), make_optimizer(rule)
+    pa = {k: v.copy() for k, v in params.items()}
+    for g in grads[:2]:
+        a.step(pa, g, 0.1)
+    state = a.state_dict()
+    assert not any(k.endswith(("/scratch", "/v_prev")) for k in state)  # work buffers are not state
+    expected = {"sgd": set(), "momentum": {"v"}, "nesterov": {"v"}, "rmsprop": {"cache"}, "adam": {"m", "v", "t"}}
+    assert state.keys() == {f"{p}/{k}" for p in params for k in expected[rule]}
+    b.load_state_dict(state, pa)
+    pb = {k: v.copy() for k, v in pa.items()}
+    for g in grads[2:]:
+        a.step(pa, g, 0.1)
+        b.step(pb, g, 0.1)
+    for k in params:
+        assert np.array_equal(pa[k], pb[k])
+
+
+def test_load_state_dict_names_bad_arrays():
+    params = {"w": np.zeros(3)}
+    opt = make_optimizer("adam")
+    opt.step(params, {"w": np.ones(3)}, 0.1)
+    good = opt.state_dict()
+    with pytest.raises(ValueError, match="missing array 'w/t'"):
+        make_optimizer("adam").load_state_dict({k: v for k, v in good.items() if k != "w/t"}, params)
+    with pytest.raises(ValueError, match=r"'w/m' has shape \(2,\), expected \(3,\)"):
+        make_optimizer("adam").load_state_dict({**good, "w/m": np.zeros(2)}, params)
+    with pytest.raises(ValueError, match="unexpected array.*w/cache"):
+        make_optimizer("adam").load_state_dict({**good, "w/cache": np.zeros(3)}, params)

@@ -7,7 +7,11 @@ import numpy as np
 import pytest
 
 from pipeline.model import TwoLayerNet
+from pipeline.checkpoint import load_checkpoint
+from pipeline.fileio import load_npz
+from pipeline.optim import SGD, Adam, Momentum
 from pipeline.preprocess import Preprocessor
+from pipeline.schedules import Cosine, Exponential, Step
 from pipeline.solver import Solver, TrainingDiverged
 from synthetic import block_images
 
@@ -61,8 +65,7 @@ def test_best_validation_parameters_are_kept(blocks):
         if m:  # logged when the accuracy of that epoch is measured: the parameters are that epoch's
             snapshots[int(m.group(1))] = {k: v.copy() for k, v in model.params.items()}
 
-    solver = Solver(model, blocks, update_rule="sgd", optim_config={"learning_rate": 0.5},
-                    schedule="step", schedule_config={"step_size": 3, "gamma": 100.0},
+    solver = Solver(model, blocks, optimizer=SGD(), schedule=Step(0.5, step_size=3, gamma=100.0),
                     batch_size=20, num_epochs=6, verbose=True, progress=False, print_every=10**6, log=log)
     with np.errstate(all="ignore"):
         solver.train()
@@ -124,12 +127,10 @@ def test_lr_history_follows_lr_decay(blocks):
 
 
 def test_lr_history_with_step_and_cosine_schedules(blocks):
-    step = Solver(small_model(), blocks, optim_config={"learning_rate": 0.2}, schedule="step",
-                  schedule_config={"step_size": 2, "gamma": 0.5}, batch_size=100, num_epochs=4,
+    step = Solver(small_model(), blocks, schedule=Step(0.2, step_size=2, gamma=0.5), batch_size=100, num_epochs=4,
                   verbose=False, progress=False).train()
     assert step.lr_history == pytest.approx([0.2, 0.2, 0.1, 0.1], rel=1e-12)
-    cos = Solver(small_model(), blocks, optim_config={"learning_rate": 0.2}, schedule="cosine",
-                 schedule_config={"lr_min": 0.0}, batch_size=100, num_epochs=2,
+    cos = Solver(small_model(), blocks, schedule=Cosine(0.2, num_epochs=2, lr_min=0.0), batch_size=100, num_epochs=2,
                  verbose=False, progress=False).train()
     assert cos.lr_history == pytest.approx([0.2, 0.1], rel=1e-12)
 
@@ -175,8 +176,7 @@ def test_diverged_reports_the_scheduled_lr():
     y = rng.integers(0, 10, 50)
     model = TwoLayerNet(784, 100, 10, weight_scale=1.0, dtype=np.float32, preprocessor=Preprocessor("raw"))
     solver = Solver(model, {"X_train": X, "y_train": y, "X_val": X, "y_val": y},
-                    update_rule="sgd", optim_config={"learning_rate": 1e-12},
-                    schedule="step", schedule_config={"step_size": 1, "gamma": 1e18},
+                    update_rule="sgd", schedule=Step(1e-12, step_size=1, gamma=1e18),
                     batch_size=25, num_epochs=3, verbose=False, progress=False)
     with np.errstate(all="ignore"), pytest.raises(TrainingDiverged) as info:
         solver.train()
@@ -243,8 +243,7 @@ def test_augment_must_keep_shape_and_dtype(blocks):
 def test_patience_stops_early_and_restores_best(blocks):
     """A learning rate multiplied by 100 after epoch 2 wrecks the model: patience 2 stops 2 epochs after the best."""
     model = small_model()
-    solver = Solver(model, blocks, update_rule="sgd", optim_config={"learning_rate": 0.5},
-                    schedule="step", schedule_config={"step_size": 3, "gamma": 100.0},
+    solver = Solver(model, blocks, optimizer=SGD(), schedule=Step(0.5, step_size=3, gamma=100.0),
                     batch_size=20, num_epochs=12, verbose=False, progress=False, patience=2)
     with np.errstate(all="ignore"):
         solver.train()
@@ -266,3 +265,159 @@ def test_patience_none_or_large_trains_every_epoch(blocks):
     assert runs[0].loss_history == runs[1].loss_history
     with pytest.raises(ValueError, match="patience 0 must be a positive"):
         Solver(small_model(), blocks, patience=0, verbose=False)
+
+
+# ---- CS231n conventions ---------------------------------------------------------------------------
+
+
+def test_cs231n_keywords(blocks):
+    solver = Solver(small_model(), blocks, update_rule="sgd_momentum",
+                    optim_config={"learning_rate": 0.05, "momentum": 0.8}, lr_decay=0.9,
+                    batch_size=20, num_epochs=3, num_train_samples=50, num_val_samples=20,
+                    checkpoint_name=None, print_every=5, verbose=False)
+    assert isinstance(solver.optimizer, Momentum) and solver.optimizer.momentum == 0.8
+    solver.train()
+    assert solver.lr_history == pytest.approx([0.05, 0.05 * 0.9, 0.05 * 0.81], rel=1e-12)
+    # accuracies measured on the first num_*_samples images
+    model = solver.model
+    X_val, y_val = blocks["X_val"], blocks["y_val"]
+    assert solver.best_val_acc == max(solver.val_acc_history)
+    assert solver.check_accuracy(X_val, y_val, num_samples=20) == model.accuracy(X_val[:20], y_val[:20])
+    assert all(round(a * 20) == a * 20 for a in solver.val_acc_history)  # fractions of 20 images
+    assert all(round(a * 50) == a * 50 for a in solver.train_acc_history)
+
+
+@pytest.mark.parametrize("rule", ["sgd", "sgd_momentum", "nesterov", "rmsprop", "adam"])
+def test_every_cs231n_rule_learns(blocks, rule):
+    lr = {"sgd": 0.5, "sgd_momentum": 0.1, "nesterov": 0.1, "rmsprop": 1e-2, "adam": 1e-2}[rule]
+    solver = Solver(small_model(), blocks, update_rule=rule, optim_config={"learning_rate": lr},
+                    batch_size=20, num_epochs=4, verbose=False).train()
+    assert np.mean(solver.loss_history[-5:]) < np.mean(solver.loss_history[:5])
+    assert solver.best_val_acc > 0.5
+
+
+def test_unknown_keywords_refused_naming_them(blocks):
+    with pytest.raises(TypeError, match="'learning_rate'"):
+        Solver(small_model(), blocks, learning_rate=0.1)
+    with pytest.raises(ValueError, match="update_rule 'sgd' takes no momentum"):
+        Solver(small_model(), blocks, optim_config={"learning_rate": 0.1, "momentum": 0.9})
+    with pytest.raises(ValueError, match="'adagrad' is not one of"):
+        Solver(small_model(), blocks, update_rule="adagrad")
+    with pytest.raises(ValueError, match="batch_size = 0: expected an integer >= 1"):
+        Solver(small_model(), blocks, batch_size=0)
+    with pytest.raises(ValueError, match="Solver data lacks y_val"):
+        Solver(small_model(), {k: v for k, v in blocks.items() if k != "y_val"})
+    with pytest.raises(ValueError, match="X_train has 200 rows and y_train 199"):
+        Solver(small_model(), dict(blocks, y_train=blocks["y_train"][:-1]))
+
+
+def test_objects_or_keywords_not_both(blocks):
+    with pytest.raises(ValueError, match="either optimizer= or update_rule"):
+        Solver(small_model(), blocks, optimizer=SGD(), update_rule="adam")
+    with pytest.raises(ValueError, match="either schedule= or learning_rate"):
+        Solver(small_model(), blocks, schedule=Step(0.1), lr_decay=0.9)
+    with pytest.raises(ValueError, match="either schedule= or learning_rate"):
+        Solver(small_model(), blocks, schedule=Step(0.1), optim_config={"learning_rate": 0.1})
+    with pytest.raises(ValueError, match="schedule spans 5 epochs but num_epochs is 3"):
+        Solver(small_model(), blocks, schedule=Cosine(0.1, 5), num_epochs=3)
+
+
+def test_keywords_and_objects_give_the_same_run(blocks):
+    """CS231n's keywords map onto the same optimizer and schedule objects as the params.yaml path."""
+    a = Solver(small_model(), blocks, update_rule="adam", optim_config={"learning_rate": 1e-2, "beta1": 0.8},
+               lr_decay=0.9, batch_size=20, num_epochs=2, verbose=False).train()
+    b = Solver(small_model(), blocks, optimizer=Adam(beta1=0.8), schedule=Exponential(1e-2, 0.9),
+               batch_size=20, num_epochs=2, verbose=False).train()
+    assert a.schedule == b.schedule
+    assert a.loss_history == b.loss_history
+    for k in PARAMS:
+        assert np.array_equal(a.model.params[k], b.model.params[k])
+
+
+class SoftmaxClassifier:
+    """A user's own model: only a `params` dict and `loss(X, y=None)` (float64, no preprocessing)."""
+
+    def __init__(self, dim, classes, seed=0):
+        rng = np.random.default_rng(seed)
+        self.params = {"W": 1e-3 * rng.standard_normal((dim, classes)), "b": np.zeros(classes)}
+        self.seen: list[np.ndarray] = []
+
+    def loss(self, X, y=None):
+        scores = X @ self.params["W"] + self.params["b"]
+        if y is None:
+            return scores
+        self.seen.append(X.copy())
+        p = np.exp(scores - scores.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        loss = -np.log(p[np.arange(len(y)), y]).mean()
+        p[np.arange(len(y)), y] -= 1
+        p /= len(y)
+        return loss, {"W": X.T @ p, "b": p.sum(axis=0)}
+
+
+def float_blocks(blocks):
+    return {k: (v / 255.0 if k.startswith("X") else v) for k, v in blocks.items()}
+
+
+def test_any_model_with_params_and_loss_trains(blocks, tmp_path):
+    data = float_blocks(blocks)
+    model = SoftmaxClassifier(64, 4)
+    solver = Solver(model, data, update_rule="sgd_momentum", optim_config={"learning_rate": 0.5},
+                    batch_size=20, num_epochs=4, verbose=False).train()
+    assert solver.val_acc_history[0] < 0.5 < solver.best_val_acc
+    assert np.mean(solver.loss_history[-5:]) < np.mean(solver.loss_history[:5])
+    # the float images went to the model as they are: each minibatch is a set of rows of X_train
+    rows = {r.tobytes() for r in data["X_train"]}
+    assert model.seen[0].dtype == np.float64 and all(r.tobytes() in rows for r in model.seen[0])
+    # check_accuracy works through loss(X), in batches
+    preds = np.argmax(model.loss(data["X_val"]), axis=1)
+    assert solver.check_accuracy(data["X_val"], data["y_val"], batch_size=7) == np.mean(preds == data["y_val"])
+
+    # and pauses and continues like our own model
+    whole = Solver(SoftmaxClassifier(64, 4), data, update_rule="adam", optim_config={"learning_rate": 1e-2},
+                   batch_size=20, num_epochs=3, verbose=False, checkpoint_name=str(tmp_path / "soft")).train()
+    resumed = Solver(SoftmaxClassifier(64, 4, seed=9), data, update_rule="adam",
+                     optim_config={"learning_rate": 1e-2}, batch_size=20, num_epochs=3, verbose=False)
+    assert load_checkpoint(tmp_path / "soft_epoch_1.npz", resumed)["epoch"] == 1
+    resumed.train()
+    assert resumed.loss_history == whole.loss_history
+    for k in ("W", "b"):
+        assert np.array_equal(resumed.model.params[k], whole.model.params[k])
+
+
+def test_our_model_with_float_images_uses_them_as_given(blocks):
+    data = float_blocks(blocks)
+    seen = []
+
+    class Spy(TwoLayerNet):
+        def loss(self, X, y=None, grads_out=None):
+            if y is not None:
+                seen.append(X.copy())
+            return super().loss(X, y, grads_out)
+
+    model = Spy(64, 16, 4, weight_scale=1e-2, preprocessor=Preprocessor("unit"))
+    Solver(model, data, optim_config={"learning_rate": 0.5}, batch_size=20, num_epochs=1, verbose=False).train()
+    rows = {r.tobytes() for r in data["X_train"]}
+    assert seen[0].dtype == np.float64 and all(r.tobytes() in rows for r in seen[0])  # not scaled again
+
+
+def test_checkpoint_name_writes_npz_each_epoch(blocks, tmp_path):
+    solver = Solver(small_model(), blocks, optim_config={"learning_rate": 0.1}, batch_size=50, num_epochs=3,
+                    verbose=False, checkpoint_name=str(tmp_path / "run")).train()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"run_epoch_{e}.npz" for e in (1, 2, 3)]
+    with np.load(tmp_path / "run_epoch_2.npz", allow_pickle=False) as npz:
+        assert int(npz["epoch"]) == 2 and npz["history/val_acc"].tolist() == solver.val_acc_history[:3]
+
+
+def test_save_model_writes_the_best_params_as_npz(blocks, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    solver = Solver(small_model(), blocks, optim_config={"learning_rate": 0.1}, batch_size=50, num_epochs=2,
+                    verbose=False, save_model=True).train()
+    saved = load_npz(tmp_path / "best_model.npz")
+    assert sorted(saved) == sorted(PARAMS)
+    for k in PARAMS:
+        assert np.array_equal(saved[k], solver.best_params[k])
+    Solver(small_model(), blocks, batch_size=50, num_epochs=1, verbose=False, save_model="sub/m.npz").train()
+    assert (tmp_path / "sub" / "m.npz").is_file()
+    Solver(small_model(), blocks, batch_size=50, num_epochs=1, verbose=False, save_model=False).train()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best_model.npz", "sub"]

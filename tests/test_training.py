@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from pipeline.training import TrainConfig, TrainResult, build_model, train
+from pipeline.training import TrainConfig, TrainResult, build_model, build_solver, train
 from synthetic import block_images
 
 METRIC_KEYS = {"final_train_acc", "final_val_acc", "best_val_acc", "best_epoch", "train_acc_at_best",
@@ -127,3 +127,16 @@ def test_trained_bytes_unchanged(name):
     for k in ("W1", "b1", "W2", "b2"):
         h.update(result.model.params[k].tobytes())
     assert h.hexdigest() == expected
+
+
+def test_build_solver_trains_in_steps_like_train(data):
+    cfg = config(update_rule="momentum", lr=0.05, schedule="cosine", num_epochs=4)
+    whole = train(cfg, data, verbose=False)
+    solver = build_solver(cfg, data, verbose=False, patience=100)
+    assert solver.epoch == 0 and solver.loss_history == [] and solver.patience == 100
+    solver.train(until_epoch=1)
+    solver.train()
+    assert solver.loss_history == whole.solver.loss_history
+    for k in ("W1", "b1", "W2", "b2"):
+        assert np.array_equal(solver.model.params[k], whole.model.params[k])
+    assert solver.schedule == whole.solver.schedule and solver.schedule.num_epochs == 4
