@@ -56,7 +56,7 @@ class TrainConfig:
     augment_shear: float = param(number(0, 80), 0.0, "augmentation: largest shear angle, degrees")
     augment_elastic_alpha: float = param(number(0), 0.0, "augmentation: elastic displacement scale, pixels")
     augment_elastic_sigma: float = param(number(0, lo_open=True), 4.0, "augmentation: elastic smoothness, pixels")
-    average_epochs: int = param(integer(0), 0, "average the weights over the last N epochs' iterations; 0 = off")
+    average_epochs: int = param(integer(0), 0, "end with the mean weights over the last N epochs' iterations; 0 = off")
 
     def __post_init__(self) -> None:
         for key in ("dropout", "label_smoothing", "augment_scale"):
@@ -89,15 +89,14 @@ class TrainResult:
     model: TwoLayerNet
     solver: Solver
     seconds: float
-    averaged_val_acc: float | None = None  # val accuracy of the averaged weights, when averaging was on
-    used_average: bool = False  # the model holds the averaged weights (they beat the best epoch's)
+    averaged_val_acc: float | None = None  # val accuracy of the averaged weights the model holds, when averaging
 
     def metrics(self) -> dict[str, Any]:
         """Summary for metrics files; keys of training aids appear only when the aid was on."""
         s = self.solver
         extra: dict[str, Any] = {} if s.patience is None else {"stopped_early": s.stopped_early}
         if isinstance(s.optimizer, TailAveraging):
-            extra.update(averaged_val_acc=self.averaged_val_acc, used_average=self.used_average)
+            extra["averaged_val_acc"] = self.averaged_val_acc
         return {
             "final_train_acc": s.train_acc_history[-1],
             "final_val_acc": s.val_acc_history[-1],
@@ -179,17 +178,14 @@ def train(
     result = TrainResult(solver.model, solver, time.perf_counter() - start)
     averaging = solver.optimizer
     if isinstance(averaging, TailAveraging) and averaging.average:
-        # The Solver left the best epoch's weights; the average replaces them only if it validates no worse.
+        # The average replaces the best epoch's weights the Solver restored: picking whichever
+        # validates better would compare one average with the maximum of many noisy epochs.
         model = solver.model
-        best = averaging.swap_in(model.params)
+        averaging.swap_in(model.params)
         result.averaged_val_acc = model.accuracy(data["X_val"], data["y_val"], solver.eval_batch_size)
-        result.used_average = result.averaged_val_acc >= solver.best_val_acc
-        if not result.used_average:
-            for k, v in best.items():
-                np.copyto(model.params[k], v)
         if verbose:
-            log(f"weight average of the last {config.average_epochs} epochs: val_acc {result.averaged_val_acc:f} "
-                f"({'kept' if result.used_average else 'not kept'}; best epoch {solver.best_val_acc:f})")
+            log(f"weights averaged over the last {config.average_epochs} epochs: val_acc {result.averaged_val_acc:f} "
+                f"(best epoch {solver.best_val_acc:f})")
         result.seconds = time.perf_counter() - start
     return result
 

@@ -138,4 +138,4 @@ def test_exp_run_with_training_aids_draws_the_augmentation_figure(repo):
     assert (repo.path / "plots/figures/augmentation.png").read_bytes()[:4] == b"\x89PNG"
     _, meta = load_model(repo.path / "models/model.npz")
     assert meta["train_config"]["augment_shift"] == 1 and meta["train_config"]["dropout"] == 0.3
-    assert "used_average" in json.loads(repo.read("metrics/train.json"))
+    assert "averaged_val_acc" in json.loads(repo.read("metrics/train.json"))
