@@ -10,7 +10,6 @@ from typing import Any, Callable
 import numpy as np
 
 from .augment import AugmentConfig, make_augmenter, square_shape
-from .averaging import TailAveraging
 from .model import DTYPES, INITS, TwoLayerNet
 from .optim import UPDATE_RULES, optimizer_from
 from .persistence import data_fingerprint, save_model
@@ -56,15 +55,11 @@ class TrainConfig:
     augment_shear: float = param(number(0, 80), 0.0, "augmentation: largest shear angle, degrees")
     augment_elastic_alpha: float = param(number(0), 0.0, "augmentation: elastic displacement scale, pixels")
     augment_elastic_sigma: float = param(number(0, lo_open=True), 4.0, "augmentation: elastic smoothness, pixels")
-    average_epochs: int = param(integer(0), 0, "end with the mean weights over the last N epochs' iterations; 0 = off")
 
     def __post_init__(self) -> None:
         for key in ("dropout", "label_smoothing", "augment_scale"):
             if getattr(self, key) >= 1:
                 raise ValueError(f"{key} = {getattr(self, key)!r} is not allowed: expected a number < 1")
-        if self.average_epochs > self.num_epochs:
-            raise ValueError(f"average_epochs = {self.average_epochs} is not allowed: expected at most "
-                             f"num_epochs ({self.num_epochs})")
 
     def augment_config(self) -> AugmentConfig:
         """The augmentation settings (all zero: no augmentation)."""
@@ -89,14 +84,11 @@ class TrainResult:
     model: TwoLayerNet
     solver: Solver
     seconds: float
-    averaged_val_acc: float | None = None  # val accuracy of the averaged weights the model holds, when averaging
 
     def metrics(self) -> dict[str, Any]:
         """Summary for metrics files; keys of training aids appear only when the aid was on."""
         s = self.solver
         extra: dict[str, Any] = {} if s.patience is None else {"stopped_early": s.stopped_early}
-        if isinstance(s.optimizer, TailAveraging):
-            extra["averaged_val_acc"] = self.averaged_val_acc
         return {
             "final_train_acc": s.train_acc_history[-1],
             "final_val_acc": s.val_acc_history[-1],
@@ -144,19 +136,14 @@ def build_solver(
     checkpoint_name, ...). Use it to train in steps: `solver.train(until_epoch=k)`, checkpoints.
 
     The config's training aids are set up here: augmentation and patience as Solver hooks (unless
-    `hooks` gives them), weight averaging as a TailAveraging wrapper around the optimizer.
+    `hooks` gives them).
     """
     settings = dataclasses.asdict(config)  # the optimizer and the schedule each take their keys by name
-    optimizer = optimizer_from(config.update_rule, settings)
-    if config.average_epochs:
-        n = data["X_train"].shape[0]
-        per_epoch = max(n // min(config.batch_size, n), 1)
-        optimizer = TailAveraging(optimizer, (config.num_epochs - config.average_epochs) * per_epoch)
     hooks.setdefault("augment", augmenter(config, data["X_train"]))
     hooks.setdefault("patience", config.patience)
     return Solver(
         build_model(config, data["X_train"]), data,
-        optimizer=optimizer,
+        optimizer=optimizer_from(config.update_rule, settings),
         schedule=schedule_from(config.schedule, settings),
         batch_size=config.batch_size, num_epochs=config.num_epochs,
         num_train_samples=config.train_acc_samples,
@@ -175,19 +162,7 @@ def train(
     solver = build_solver(config, data, verbose=verbose, progress=progress, log=log)
     start = time.perf_counter()
     solver.train()
-    result = TrainResult(solver.model, solver, time.perf_counter() - start)
-    averaging = solver.optimizer
-    if isinstance(averaging, TailAveraging) and averaging.average:
-        # The average replaces the best epoch's weights the Solver restored: picking whichever
-        # validates better would compare one average with the maximum of many noisy epochs.
-        model = solver.model
-        averaging.swap_in(model.params)
-        result.averaged_val_acc = model.accuracy(data["X_val"], data["y_val"], solver.eval_batch_size)
-        if verbose:
-            log(f"weights averaged over the last {config.average_epochs} epochs: val_acc {result.averaged_val_acc:f} "
-                f"(best epoch {solver.best_val_acc:f})")
-        result.seconds = time.perf_counter() - start
-    return result
+    return TrainResult(solver.model, solver, time.perf_counter() - start)
 
 
 def save_trained(path: str | Path, model: TwoLayerNet, config: TrainConfig, data: dict[str, np.ndarray],
@@ -203,7 +178,7 @@ def save_trained(path: str | Path, model: TwoLayerNet, config: TrainConfig, data
 # Keys added beyond the assignment: recorded in model metadata only when set, so that a model trained
 # with them all off has the same bytes as before they existed.
 OPTIONAL_KEYS = ("dropout", "label_smoothing", "patience", "augment_shift", "augment_rotation", "augment_scale",
-                 "augment_shear", "augment_elastic_alpha", "augment_elastic_sigma", "average_epochs")
+                 "augment_shear", "augment_elastic_alpha", "augment_elastic_sigma")
 
 
 def recorded_config(config: TrainConfig) -> dict[str, Any]:

@@ -133,9 +133,8 @@ def test_exp_run_with_training_aids_draws_the_augmentation_figure(repo):
     repo.git("commit", "-q", "--allow-empty", "-m", "pipeline outputs")
     assert not (repo.path / "plots/figures/augmentation.png").exists()
     exp = repo.dvc("exp", "run", "-S", "train.augment_shift=1", "-S", "train.augment_elastic_alpha=30.0",
-                   "-S", "train.dropout=0.3", "-S", "train.label_smoothing=0.1", "-S", "train.average_epochs=1")
+                   "-S", "train.dropout=0.3", "-S", "train.label_smoothing=0.1")
     assert ran_stages(exp.stdout) == {"train", "evaluate", "plot"}
     assert (repo.path / "plots/figures/augmentation.png").read_bytes()[:4] == b"\x89PNG"
     _, meta = load_model(repo.path / "models/model.npz")
     assert meta["train_config"]["augment_shift"] == 1 and meta["train_config"]["dropout"] == 0.3
-    assert "averaged_val_acc" in json.loads(repo.read("metrics/train.json"))

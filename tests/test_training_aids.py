@@ -1,4 +1,4 @@
-"""Training aids beyond the assignment: hidden-layer inverted dropout, label smoothing, weight averaging.
+"""Training aids beyond the assignment: hidden-layer inverted dropout and label smoothing.
 
 (Augmentation has tests/test_augment.py; early stopping is the Solver's `patience`, tested in test_solver.py;
 their wiring from TrainConfig is tested in test_training_recipes.py.)
@@ -8,10 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.averaging import TailAveraging
 from pipeline.layers import softmax_loss
 from pipeline.model import TwoLayerNet
-from pipeline.optim import SGD, Momentum
 
 try:
     from gradcheck import eval_numerical_gradient, rel_error
@@ -127,48 +125,3 @@ def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="label_smoothing"):
         TwoLayerNet(6, 5, 3, label_smoothing=-0.1)
 
-
-# ------------------------------------------------------------------------------ weight averaging
-def test_tail_averaging_is_the_mean_of_the_iterates_after_start():
-    w0 = np.array([1.0, -2.0, 0.5])
-    g = np.array([0.3, 0.1, -0.2])
-    params = {"w": w0.copy()}
-    opt = TailAveraging(SGD(), start=3)
-    iterates = []
-    for _ in range(8):
-        opt.step(params, {"w": g}, 0.1)
-        iterates.append(params["w"].copy())
-    assert opt.averaged_steps == 5
-    assert np.allclose(opt.average["w"], np.mean(iterates[3:], axis=0), rtol=0, atol=1e-12)
-    assert np.array_equal(params["w"], iterates[-1]), "the wrapped optimizer's trajectory is unchanged"
-    before = params["w"].copy()
-    replaced = opt.swap_in(params)
-    assert np.array_equal(replaced["w"], before) and np.array_equal(params["w"], opt.average["w"])
-
-
-def test_tail_averaging_state_round_trip_continues_bit_identically():
-    rng = np.random.default_rng(0)
-    grads = [{"w": rng.standard_normal(4).astype(np.float32)} for _ in range(10)]
-
-    def run(opt, params, steps):
-        for g in steps:
-            opt.step(params, g, 0.05)
-
-    full = TailAveraging(Momentum(0.9), start=2)
-    pf = {"w": np.ones(4, np.float32)}
-    run(full, pf, grads)
-    first = TailAveraging(Momentum(0.9), start=2)
-    p1 = {"w": np.ones(4, np.float32)}
-    run(first, p1, grads[:5])
-    resumed = TailAveraging(Momentum(0.9), start=2)
-    resumed.load_state_dict(first.state_dict(), p1)
-    run(resumed, p1, grads[5:])
-    assert np.array_equal(p1["w"], pf["w"]) and np.array_equal(resumed.average["w"], full.average["w"])
-    with pytest.raises(ValueError, match="average/w"):
-        TailAveraging(Momentum(0.9), start=2).load_state_dict(
-            {k: v for k, v in first.state_dict().items() if k != "average/w"}, p1)
-
-
-def test_swap_in_before_the_window_is_refused():
-    with pytest.raises(ValueError, match="no average yet"):
-        TailAveraging(SGD(), start=5).swap_in({"w": np.zeros(2)})

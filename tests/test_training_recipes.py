@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from pipeline.augment import Augmenter
-from pipeline.averaging import TailAveraging
 from pipeline.fileio import save_npz
 from pipeline.params import ParamsError
 from pipeline.training import OPTIONAL_KEYS, TrainConfig, build_model, recorded_config, train
@@ -152,16 +151,3 @@ def test_run_recipe_end_to_end(tmp_path):
                               "--data", str(tmp_path / "none")], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert missing.returncode == 2 and "does not exist" in missing.stderr
 
-
-def test_average_epochs_ends_with_the_averaged_weights(data):
-    result = train(config(average_epochs=2, num_epochs=4), data, verbose=False)
-    opt = result.solver.optimizer
-    assert isinstance(opt, TailAveraging) and opt.averaged_steps == 2 * (240 // 20)
-    assert all(np.array_equal(result.model.params[k], opt.average[k]) for k in opt.average)
-    m = result.metrics()
-    assert m["averaged_val_acc"] == result.model.accuracy(data["X_val"], data["y_val"])
-    plain = train(config(num_epochs=4), data, verbose=False)
-    assert plain.solver.loss_history == result.solver.loss_history, "averaging does not change the trajectory"
-    assert "averaged_val_acc" not in plain.metrics()
-    with pytest.raises(ParamsError, match="average_epochs"):
-        config(average_epochs=5, num_epochs=4)
