@@ -64,8 +64,14 @@ def relu_backward(dout: np.ndarray, cache: np.ndarray, out: np.ndarray | None = 
     return np.multiply(dout, cache > 0, out=out)
 
 
-def softmax_loss(scores: np.ndarray, y: np.ndarray, inplace: bool = False) -> tuple[float, np.ndarray]:
+def softmax_loss(
+    scores: np.ndarray, y: np.ndarray, inplace: bool = False, smoothing: float = 0.0
+) -> tuple[float, np.ndarray]:
     """Mean softmax cross-entropy of `scores` (N, C) for labels `y` (N,), and dscores.
+
+    `smoothing` (label smoothing, 0 <= eps < 1) takes the target as (1 - eps) one-hot + eps / C:
+    loss = logsumexp(s) - (1 - eps) s_y - eps * mean(s), dscores = (softmax - target) / N.
+    With 0 the arithmetic is exactly the plain loss's.
 
     Numerically stable (shifted by the row maximum). With `inplace=True`, `scores` is overwritten
     by dscores, saving two (N, C) allocations per call.
@@ -78,11 +84,20 @@ def softmax_loss(scores: np.ndarray, y: np.ndarray, inplace: bool = False) -> tu
     probs -= np.maximum.reduce(probs, axis=1, keepdims=True)
     rows = _rows(n)
     correct = probs[rows, y]
+    if smoothing:
+        # (1 - eps) s_y + eps * mean_j s_j, on the shifted scores (the shift cancels in the loss).
+        c = probs.shape[1]
+        correct = (1.0 - smoothing) * correct.astype(np.float64) \
+            + smoothing * np.add.reduce(probs, axis=1, dtype=np.float64) / c
     np.exp(probs, out=probs)
     sums = np.add.reduce(probs, axis=1, keepdims=True)
     loss = float(np.mean(np.log(sums[:, 0], dtype=np.float64) - correct.astype(np.float64)))
     probs /= sums
-    probs[rows, y] -= 1
+    if smoothing:
+        probs -= probs.dtype.type(smoothing / probs.shape[1])
+        probs[rows, y] -= probs.dtype.type(1.0 - smoothing)
+    else:
+        probs[rows, y] -= 1
     probs /= n
     return loss, probs
 

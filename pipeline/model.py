@@ -1,6 +1,7 @@
 """TwoLayerNet: affine -> ReLU -> affine -> softmax loss, with L2 regularization."""
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import numpy as np
@@ -25,6 +26,11 @@ class TwoLayerNet:
     model takes (`dtype=`, if also given, must agree), and the shapes (input_dim, hidden_dim),
     (hidden_dim,), (hidden_dim, num_classes), (num_classes,). Anything else is refused with a
     ValueError naming the array. Without params, the weights are drawn in `dtype` (default float32).
+
+    Training aids, both off by default (0): `dropout` is the probability of zeroing a hidden unit,
+    as inverted dropout (survivors scaled by 1 / (1 - dropout)) applied only in `loss(X, y)`, i.e.
+    training, with masks from `dropout_rng` (seeded from (seed, "dropout")); `label_smoothing`
+    is the eps of the softmax loss's smoothed targets.
     """
 
     def __init__(
@@ -39,9 +45,17 @@ class TwoLayerNet:
         seed: int = 0,
         preprocessor: Preprocessor | None = None,
         params: dict[str, np.ndarray] | None = None,
+        dropout: float = 0.0,
+        label_smoothing: float = 0.0,
     ) -> None:
         if init not in INITS:
             raise ValueError(f"init {init!r} is not one of {', '.join(INITS)}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout {dropout!r} must be a probability in [0, 1)")
+        if not 0.0 <= label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing {label_smoothing!r} must be in [0, 1)")
+        self.dropout, self.label_smoothing = float(dropout), float(label_smoothing)
+        self.dropout_rng = np.random.default_rng([seed, zlib.crc32(b"dropout")])
         self.input_dim, self.hidden_dim, self.num_classes = int(input_dim), int(hidden_dim), int(num_classes)
         self.reg = float(reg)
         given = params["W1"].dtype if isinstance(params, dict) and isinstance(params.get("W1"), np.ndarray) else None
@@ -104,12 +118,26 @@ class TwoLayerNet:
             }
         return ws
 
-    def _forward(self, X: np.ndarray) -> tuple[np.ndarray, tuple[Any, Any, Any]]:
+    def _dropout_mask(self, n: int) -> np.ndarray:
+        """(n, hidden) inverted-dropout mask in a reused buffer: 0 with probability `dropout`, else 1 / (1 - dropout)."""
+        ws = self._buffers(n)
+        if "mask" not in ws:
+            ws["mask"] = np.empty((n, self.hidden_dim), dtype=self.dtype)
+            ws["keep"] = np.empty((n, self.hidden_dim), dtype=bool)
+        mask, keep = ws["mask"], ws["keep"]
+        self.dropout_rng.random(dtype=self.dtype, out=mask)
+        np.greater_equal(mask, self.dtype.type(self.dropout), out=keep)
+        np.multiply(keep, self.dtype.type(1.0 / (1.0 - self.dropout)), out=mask)
+        return mask
+
+    def _forward(self, X: np.ndarray, mask: np.ndarray | None = None) -> tuple[np.ndarray, tuple[Any, Any, Any]]:
         p = self.params
         X = np.asarray(X, dtype=self.dtype)  # no copy on the hot path, where X already has the model's dtype
         ws = self._buffers(X.shape[0])
         a, cache1 = affine_forward(X, p["W1"], p["b1"], out=ws["hidden"])
         h, cache_relu = relu_forward(a, out=a, zeros=ws["zeros"])
+        if mask is not None:
+            h *= mask  # dropped units become 0, which relu_backward's mask (h > 0) also zeroes
         # into the class-major scores buffer (see _buffers), which affine_forward fills as W2.T @ h.T
         scores, cache2 = affine_forward(h, p["W2"], p["b2"], out=ws["scores"])
         return scores, (cache1, cache_relu, cache2)
@@ -122,15 +150,18 @@ class TwoLayerNet:
         `grads_out`, a dict of arrays shaped like `params`, receives the gradients in place
         (the Solver passes one to avoid allocating every iteration); by default they are new arrays.
         """
-        scores, (cache1, cache_relu, cache2) = self._forward(X)
+        mask = self._dropout_mask(X.shape[0]) if self.dropout and y is not None else None
+        scores, (cache1, cache_relu, cache2) = self._forward(X, mask)
         if y is None:
             return scores.copy()
-        data_loss, dscores = softmax_loss(scores, y, inplace=True)
+        data_loss, dscores = softmax_loss(scores, y, inplace=True, smoothing=self.label_smoothing)
         g = grads_out if grads_out is not None else {}
         dh_buf = self._buffers(X.shape[0])["dhidden"]
         dh, g["W2"], g["b2"] = affine_backward(
             dscores, cache2, dw_out=g.get("W2"), db_out=g.get("b2"), dx_out=dh_buf
         )
+        if mask is not None:
+            dh *= mask
         relu_backward(dh, cache_relu, out=dh)
         _, g["W1"], g["b1"] = affine_backward(dh, cache1, need_dx=False, dw_out=g.get("W1"), db_out=g.get("b1"))
         loss = data_loss

@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .augment import AugmentConfig, make_augmenter, square_shape
 from .model import DTYPES, INITS, TwoLayerNet
 from .optim import UPDATE_RULES, optimizer_from
 from .persistence import data_fingerprint, save_model
@@ -43,6 +44,28 @@ class TrainConfig:
     num_epochs: int = param(integer(1), 10, "epochs")
     train_acc_samples: int | None = param(integer(1, none_ok=True), None, "train-accuracy subsample; null = all")
     seed: int = param(integer(0), 0, "seed of the init and of the minibatch order")
+    # Beyond the assignment (see README, "Beyond the assignment: recipes"); the defaults switch them all off.
+    dropout: float = param(number(0, 1), 0.0, "hidden-unit drop probability in training (inverted dropout), < 1")
+    label_smoothing: float = param(number(0, 1), 0.0, "eps of the smoothed targets (1 - eps) one-hot + eps / C, < 1")
+    patience: int | None = param(integer(1, none_ok=True), None,
+                                 "stop after this many epochs without a better val accuracy; null = never")
+    augment_shift: int = param(integer(0, 27), 0, "augmentation: largest random shift, whole pixels")
+    augment_rotation: float = param(number(0, 180), 0.0, "augmentation: largest rotation, degrees")
+    augment_scale: float = param(number(0, 1), 0.0, "augmentation: largest relative zoom, < 1")
+    augment_shear: float = param(number(0, 80), 0.0, "augmentation: largest shear angle, degrees")
+    augment_elastic_alpha: float = param(number(0), 0.0, "augmentation: elastic displacement scale, pixels")
+    augment_elastic_sigma: float = param(number(0, lo_open=True), 4.0, "augmentation: elastic smoothness, pixels")
+
+    def __post_init__(self) -> None:
+        for key in ("dropout", "label_smoothing", "augment_scale"):
+            if getattr(self, key) >= 1:
+                raise ValueError(f"{key} = {getattr(self, key)!r} is not allowed: expected a number < 1")
+
+    def augment_config(self) -> AugmentConfig:
+        """The augmentation settings (all zero: no augmentation)."""
+        return AugmentConfig(shift=self.augment_shift, rotation=self.augment_rotation, scale=self.augment_scale,
+                             shear=self.augment_shear, elastic_alpha=self.augment_elastic_alpha,
+                             elastic_sigma=self.augment_elastic_sigma)
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> "TrainConfig":
@@ -63,7 +86,9 @@ class TrainResult:
     seconds: float
 
     def metrics(self) -> dict[str, Any]:
+        """Summary for metrics files; keys of training aids appear only when the aid was on."""
         s = self.solver
+        extra: dict[str, Any] = {} if s.patience is None else {"stopped_early": s.stopped_early}
         return {
             "final_train_acc": s.train_acc_history[-1],
             "final_val_acc": s.val_acc_history[-1],
@@ -73,6 +98,7 @@ class TrainResult:
             "final_loss": float(s.loss_history[-1]),
             "epochs": s.epoch,
             "iterations": len(s.loss_history),
+            **extra,
         }
 
 
@@ -87,7 +113,15 @@ def build_model(config: TrainConfig, train_images: np.ndarray) -> TwoLayerNet:
         dtype=DTYPES[config.dtype],
         seed=config.seed,
         preprocessor=Preprocessor.fit(config.input_scaling, train_images),
+        dropout=config.dropout,
+        label_smoothing=config.label_smoothing,
     )
+
+
+def augmenter(config: TrainConfig, train_images: np.ndarray) -> Callable[..., np.ndarray] | None:
+    """The Solver's augment hook for `config` (square images of the training set's size), or None when off."""
+    aug = config.augment_config()
+    return make_augmenter(aug, square_shape(train_images.shape[1])) if aug.active else None
 
 
 def build_solver(
@@ -99,8 +133,14 @@ def build_solver(
     **hooks: Any,
 ) -> Solver:
     """A fresh model for `config` and its Solver, not yet trained (`hooks`: the Solver's augment, patience,
-    checkpoint_name, ...). Use it to train in steps: `solver.train(until_epoch=k)`, checkpoints."""
+    checkpoint_name, ...). Use it to train in steps: `solver.train(until_epoch=k)`, checkpoints.
+
+    The config's training aids are set up here: augmentation and patience as Solver hooks (unless
+    `hooks` gives them).
+    """
     settings = dataclasses.asdict(config)  # the optimizer and the schedule each take their keys by name
+    hooks.setdefault("augment", augmenter(config, data["X_train"]))
+    hooks.setdefault("patience", config.patience)
     return Solver(
         build_model(config, data["X_train"]), data,
         optimizer=optimizer_from(config.update_rule, settings),
@@ -129,10 +169,23 @@ def save_trained(path: str | Path, model: TwoLayerNet, config: TrainConfig, data
                  best_val_acc: float) -> None:
     """Save a trained model with what made it: its config, a hash of its training data, its val accuracy."""
     save_model(path, model, {
-        "train_config": dataclasses.asdict(config),
+        "train_config": recorded_config(config),
         "train_data_sha256": data_fingerprint(data["X_train"], data["y_train"]),
         "best_val_acc": best_val_acc,
     })
+
+
+# Keys added beyond the assignment: recorded in model metadata only when set, so that a model trained
+# with them all off has the same bytes as before they existed.
+OPTIONAL_KEYS = ("dropout", "label_smoothing", "patience", "augment_shift", "augment_rotation", "augment_scale",
+                 "augment_shear", "augment_elastic_alpha", "augment_elastic_sigma")
+
+
+def recorded_config(config: TrainConfig) -> dict[str, Any]:
+    """The config as saved with a model: every key, except optional ones left at their default."""
+    defaults = TrainConfig()
+    return {k: v for k, v in dataclasses.asdict(config).items()
+            if k not in OPTIONAL_KEYS or v != getattr(defaults, k)}
 
 
 def load_solver_data(prepared_dir: str | Path) -> dict[str, np.ndarray]:

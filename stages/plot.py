@@ -6,14 +6,22 @@ from pathlib import Path
 from pipeline.cli import run_stage, stage_parser
 from pipeline.figures import FIGURES, PlotParams, make_figures
 from pipeline.params import load_section
+from pipeline.plotting.augmentation import plot_model_augmentation, trained_augmentation
 from pipeline.publish import publish
 
 
 def main(args) -> None:
     params = load_section(PlotParams, "plot", args.params)
-    with publish([Path(args.out) / f"{name}.png" for name in FIGURES], "plot") as out:
+    out_dir = Path(args.out)
+    outputs = [out_dir / f"{name}.png" for name in FIGURES]
+    augmentation = out_dir / "augmentation.png"  # only when the train stage's model trained with augmentation
+    if trained_augmentation(args.model) is not None:
+        outputs.append(augmentation)
+    with publish(outputs, "plot") as out:
         paths = make_figures(out.folder(args.out), args.train_plots, args.model, args.best, args.confusion, args.test,
                              args.search, params)
+        if augmentation in outputs:
+            paths.append(plot_model_augmentation(args.model, args.test, out[augmentation]))
     print(f"plot: {len(paths)} figures in {args.out}")
 
 
@@ -21,7 +29,8 @@ if __name__ == "__main__":
     parser = stage_parser("Render the pipeline's figures as PNG files.")
     parser.add_argument("--out", default="plots/figures", help="folder for the PNG files")
     parser.add_argument("--train-plots", default="plots/train", help="train stage's epochs.csv and iterations.csv")
-    parser.add_argument("--model", default="models/model.npz", help="train stage's model (its settings title curves)")
+    parser.add_argument("--model", default="models/model.npz",
+                        help="train stage's model (its settings title the curves; its augmentation, if any, is drawn)")
     parser.add_argument("--best", default="models/best.npz", help="best model (weight tiles, titles)")
     parser.add_argument("--confusion", default="plots/evaluate/confusion_best.csv", help="best model's test predictions")
     parser.add_argument("--test", default="data/prepared/test.npz", help="test split (for the misclassified digits)")

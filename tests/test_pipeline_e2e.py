@@ -171,3 +171,14 @@ def test_run_cache_restores_every_stage_of_an_experiment_seen_before(repo):
     assert ran_stages(seen.stdout) == set() and {"search", "plot"} <= restored_stages(seen.stdout)
     assert repo.read("reports/search_results.csv") == grid
     assert repo.dvc("status", "--json").stdout.strip() == "{}"
+def test_exp_run_with_training_aids_draws_the_augmentation_figure(repo):
+    # The recipes' keys work as `dvc exp run -S` settings; augmentation adds its figure to the plot stage.
+    repo.git("add", "-A")
+    repo.git("commit", "-q", "--allow-empty", "-m", "pipeline outputs")
+    assert not (repo.path / "plots/figures/augmentation.png").exists()
+    exp = repo.dvc("exp", "run", "-S", "train.augment_shift=1", "-S", "train.augment_elastic_alpha=30.0",
+                   "-S", "train.dropout=0.3", "-S", "train.label_smoothing=0.1")
+    assert ran_stages(exp.stdout) == {"train", "evaluate", "plot"}
+    assert (repo.path / "plots/figures/augmentation.png").read_bytes()[:4] == b"\x89PNG"
+    _, meta = load_model(repo.path / "models/model.npz")
+    assert meta["train_config"]["augment_shift"] == 1 and meta["train_config"]["dropout"] == 0.3

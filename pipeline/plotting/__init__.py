@@ -10,6 +10,7 @@ rendering the same inputs twice gives the same bytes (see `render`).
   confusion      10x10 confusion matrix
   misclassified  misclassified test digits
   search         search grid heatmaps
+  augmentation   originals beside their distorted versions (when training augments)
 """
 from .arrays import near_square
 from .confusion import FIGSIZE_CONFUSION, plot_confusion_matrix
