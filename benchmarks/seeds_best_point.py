@@ -21,7 +21,7 @@ from tqdm import tqdm
 from pipeline.data.split import load_prepared
 from pipeline.evaluate import evaluate
 from pipeline.params import read_params
-from pipeline.search import THREAD_VARS
+from pipeline.search.executors import THREAD_VARS
 from pipeline.training import TrainConfig, load_solver_data, train
 
 BEST_POINT = {"lr": 1e-3, "hidden_dim": 256, "reg": 0.01}

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .errors import InputFileError
 from .fileio import load_npz, save_npz
 
 if TYPE_CHECKING:  # the Solver imports this module to write its checkpoints
@@ -39,10 +40,12 @@ def load_checkpoint(path: str | os.PathLike, solver: Solver) -> dict[str, Any]:
     path = Path(path)
     try:
         arrays = load_npz(path, required={_META: f"the {FORMAT} header"})
+    except FileNotFoundError:
+        raise
     except ValueError as exc:
         # numpy's own reason (a bad zip, or advice to unpickle) stays in the chained traceback only
         why = "" if exc.__cause__ is not None else f": {str(exc).removeprefix(f'{path}: ')}"
-        raise ValueError(f"{path}: not a solver checkpoint (expected a {FORMAT} .npz written by "
+        raise InputFileError(f"{path}: not a solver checkpoint (expected a {FORMAT} .npz written by "
                          f"save_checkpoint){why}") from exc
     header = arrays.pop(_META)
     try:

@@ -140,7 +140,7 @@ def test_trained_bytes_unchanged(name):
         assert h.hexdigest() == GOLDEN[setting][name]
 
 
-def _old_forward(model, X):
+def _old_forward(model, X, mask=None):
     """TwoLayerNet._forward as of 89a200b: layer 2 written out as np.dot(W2.T, h.T) into the class-major buffer."""
     p = model.params
     X = np.asarray(X, dtype=model.dtype)
