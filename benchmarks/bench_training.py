@@ -206,7 +206,7 @@ def make_eval(images: np.ndarray, hidden: int, dtype: str, args: argparse.Namesp
 # ------------------------------------------------------------------------------------ peak RSS
 def rss_child(hidden: int, dtype: str, train_size: int, args: argparse.Namespace) -> dict[str, Any]:
     """Run in a fresh process: one epoch of pipeline.training.train on full-size data; peak RSS."""
-    from pipeline.training import TrainConfig, train
+    from pipeline.training import TrainParams, train
 
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if args.data:
@@ -222,7 +222,7 @@ def rss_child(hidden: int, dtype: str, train_size: int, args: argparse.Namespace
         vi, vl = synthetic(min(FULL_VAL, train_size), args.seed + 1)
     data = {"X_train": images, "y_train": labels, "X_val": vi, "y_val": vl}
     data_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    config = TrainConfig(hidden_dim=hidden, dtype=dtype, input_scaling=args.input_scaling, init="he",
+    config = TrainParams(hidden_dim=hidden, dtype=dtype, input_scaling=args.input_scaling, init="he",
                          lr=args.lr, batch_size=args.batch_size, num_epochs=1)
     start = time.perf_counter()
     train(config, data, verbose=False, progress=False)

@@ -33,7 +33,7 @@ from pipeline.data.split import load_prepared  # noqa: E402
 from pipeline.evaluate import evaluate  # noqa: E402
 from pipeline.params import ParamsError, read_params  # noqa: E402
 from pipeline.plotting.augmentation import example_digits, plot_augmentation  # noqa: E402
-from pipeline.training import TrainConfig, load_solver_data, train  # noqa: E402
+from pipeline.training import TrainParams, load_solver_data, train  # noqa: E402
 
 
 def recipe_path(name: str) -> Path:
@@ -54,10 +54,10 @@ def load_recipe(name: str) -> dict[str, Any]:
     return data["train"]
 
 
-def recipe_config(name: str, params_file: str | os.PathLike, seed: int | None = None) -> TrainConfig:
+def recipe_config(name: str, params_file: str | os.PathLike, seed: int | None = None) -> TrainParams:
     """params.yaml:train with the recipe's overrides (and `seed`), validated."""
     base = read_params(params_file).get("train")
-    config = TrainConfig.from_dict(base, f"{Path(params_file).name}:train")
+    config = TrainParams.from_dict(base, f"{Path(params_file).name}:train")
     overrides = dict(load_recipe(name))
     if seed is not None:
         overrides["seed"] = seed
@@ -73,7 +73,7 @@ def dvc_command(name: str) -> str:
     return f"dvc exp run -n {Path(name).stem} {sets}"
 
 
-def run_seed(config: TrainConfig, data: dict, test: tuple, progress: bool) -> dict[str, Any]:
+def run_seed(config: TrainParams, data: dict, test: tuple, progress: bool) -> dict[str, Any]:
     cpu0, wall0 = time.process_time(), time.perf_counter()
     result = train(config, data, verbose=progress, progress=progress)
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0

@@ -22,12 +22,12 @@ from pipeline.data.split import load_prepared
 from pipeline.evaluate import evaluate
 from pipeline.params import read_params
 from pipeline.search.executors import THREAD_VARS
-from pipeline.training import TrainConfig, load_solver_data, train
+from pipeline.training import TrainParams, load_solver_data, train
 
 BEST_POINT = {"lr": 1e-3, "hidden_dim": 256, "reg": 0.01}
 
 
-def run_seed(config: TrainConfig, data_dir: str) -> tuple[int, float, int, float, float]:
+def run_seed(config: TrainParams, data_dir: str) -> tuple[int, float, int, float, float]:
     """Train `config` on the prepared split; (seed, best val acc, best epoch, test acc, seconds)."""
     result = train(config, load_solver_data(data_dir), verbose=False, progress=False)
     X_test, y_test = load_prepared(Path(data_dir) / "test.npz")
@@ -45,7 +45,7 @@ def main() -> None:
     args = parser.parse_args()
 
     where = f"{Path(args.params).name}:search.base"
-    base = TrainConfig.from_dict(read_params(args.params).get("search", {}).get("base"), where)
+    base = TrainParams.from_dict(read_params(args.params).get("search", {}).get("base"), where)
     configs = [base.with_overrides({**BEST_POINT, "seed": seed}, where) for seed in args.seeds]
     os.environ.update({k: "1" for k in THREAD_VARS})  # read by numpy in each spawned worker
     tests = {}

@@ -10,7 +10,7 @@ Modules, one job each:
   optim       SGD, momentum, Nesterov, Adam
   schedules   learning-rate schedules
   solver      minibatch training loop
-  training    TrainConfig (params.yaml:train) -> a trained model
+  training    TrainParams (params.yaml:train) -> a trained model
   persistence model save/load (.npz + JSON metadata)
   search      parallel hyperparameter grid search
   evaluate    test accuracy, per-class accuracy, confusion matrix

@@ -22,10 +22,10 @@ from .fileio import read_csv_columns
 from .params import integer, param
 from .persistence import load_model
 from .plotting.titles import run_settings, title
-from .training import TrainConfig
+from .training import TrainParams
 
 FIGURES = ("training_curves", "w1_tiles", "w2_tiles", "confusion_best", "misclassified_best", "search_results")
-_DEFAULTS = dataclasses.asdict(TrainConfig())
+_DEFAULTS = dataclasses.asdict(TrainParams())
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,11 @@ def param(rule: Rule, default: Any = dataclasses.MISSING, doc: str = "") -> Any:
 
 
 def from_mapping(cls: type, data: Any, where: str) -> Any:
-    """Build the dataclass `cls` from a mapping, validating every field and refusing unknown keys."""
+    """Build the dataclass `cls` from a mapping, validating every field and refusing unknown keys.
+
+    A class whose values depend on each other checks them in `__post_init__` (a ValueError), or, where
+    the message must name the key it came from, in a `check(where)` method called here.
+    """
     if not isinstance(data, Mapping):
         raise ParamsError(f"{where} must be a mapping of keys to values, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -125,9 +129,12 @@ def from_mapping(cls: type, data: Any, where: str) -> Any:
         elif f.default is dataclasses.MISSING:
             raise ParamsError(f"{where}: missing key {name!r} ({f.metadata.get('doc') or 'required'})")
     try:
-        return cls(**values)
+        obj = cls(**values)
     except ValueError as exc:  # cross-field checks in __post_init__
         raise ParamsError(f"{where}: {exc}") from exc
+    if hasattr(obj, "check"):
+        obj.check(where)
+    return obj
 
 
 def _yaml_where(path: Path, exc: MarkedYAMLError) -> str:

@@ -20,7 +20,7 @@ from .solver import Solver
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainParams:
     """Everything that defines a training run; the defaults are the assignment's settings."""
 
     hidden_dim: int = param(integer(1, 65536), 25, "hidden units")
@@ -68,11 +68,11 @@ class TrainConfig:
                              elastic_sigma=self.augment_elastic_sigma)
 
     @classmethod
-    def from_dict(cls, data: Any, where: str) -> "TrainConfig":
+    def from_dict(cls, data: Any, where: str) -> "TrainParams":
         """Validated config from a params mapping; `where` names it in errors (e.g. 'params.yaml:train')."""
         return from_mapping(cls, data, where)
 
-    def with_overrides(self, overrides: dict[str, Any], where: str) -> "TrainConfig":
+    def with_overrides(self, overrides: dict[str, Any], where: str) -> "TrainParams":
         """A copy with some keys replaced, validated like params.yaml."""
         return from_mapping(type(self), {**dataclasses.asdict(self), **overrides}, where)
 
@@ -102,7 +102,7 @@ class TrainResult:
         }
 
 
-def build_model(config: TrainConfig, train_images: np.ndarray) -> TwoLayerNet:
+def build_model(config: TrainParams, train_images: np.ndarray) -> TwoLayerNet:
     """A freshly initialised network for `config`, its preprocessing fitted on `train_images`."""
     return TwoLayerNet(
         input_dim=train_images.shape[1],
@@ -118,14 +118,14 @@ def build_model(config: TrainConfig, train_images: np.ndarray) -> TwoLayerNet:
     )
 
 
-def augmenter(config: TrainConfig, train_images: np.ndarray) -> Callable[..., np.ndarray] | None:
+def augmenter(config: TrainParams, train_images: np.ndarray) -> Callable[..., np.ndarray] | None:
     """The Solver's augment hook for `config` (square images of the training set's size), or None when off."""
     aug = config.augment_config()
     return make_augmenter(aug, square_shape(train_images.shape[1])) if aug.active else None
 
 
 def build_solver(
-    config: TrainConfig,
+    config: TrainParams,
     data: dict[str, np.ndarray],
     verbose: bool = True,
     progress: bool | None = None,
@@ -152,7 +152,7 @@ def build_solver(
 
 
 def train(
-    config: TrainConfig,
+    config: TrainParams,
     data: dict[str, np.ndarray],
     verbose: bool = True,
     progress: bool | None = None,
@@ -165,7 +165,7 @@ def train(
     return TrainResult(solver.model, solver, time.perf_counter() - start)
 
 
-def save_trained(path: str | Path, model: TwoLayerNet, config: TrainConfig, data: dict[str, np.ndarray],
+def save_trained(path: str | Path, model: TwoLayerNet, config: TrainParams, data: dict[str, np.ndarray],
                  best_val_acc: float) -> None:
     """Save a trained model with what made it: its config, a hash of its training data, its val accuracy."""
     save_model(path, model, {
@@ -181,9 +181,9 @@ OPTIONAL_KEYS = ("dropout", "label_smoothing", "patience", "augment_shift", "aug
                  "augment_shear", "augment_elastic_alpha", "augment_elastic_sigma")
 
 
-def recorded_config(config: TrainConfig) -> dict[str, Any]:
+def recorded_config(config: TrainParams) -> dict[str, Any]:
     """The config as saved with a model: every key, except optional ones left at their default."""
-    defaults = TrainConfig()
+    defaults = TrainParams()
     return {k: v for k, v in dataclasses.asdict(config).items()
             if k not in OPTIONAL_KEYS or v != getattr(defaults, k)}
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from pipeline.cli import run_stage, stage_parser
 from pipeline.fileio import write_csv, write_json
-from pipeline.params import read_params
+from pipeline.params import load_section
 from pipeline.plan import check_search_plan
 from pipeline.publish import publish
 from pipeline.search import (DEFAULT_DIR, SearchParams, SearchProgress, TrialStore, best_trial,
@@ -15,7 +15,7 @@ from pipeline.training import build_model, load_solver_data, save_trained
 
 
 def main(args) -> None:
-    params = SearchParams.from_dict(read_params(args.params).get("search"), f"{Path(args.params).name}:search")
+    params = load_section(SearchParams, "search", args.params)
     data = load_solver_data(args.data)
     configs = params.trials()
     check_search_plan(params, data["X_train"].shape, f"{Path(args.params).name}:search")

@@ -5,14 +5,14 @@ from pathlib import Path
 
 from pipeline.cli import run_stage, stage_parser
 from pipeline.fileio import write_csv, write_json
-from pipeline.params import read_params
+from pipeline.params import load_section
 from pipeline.plan import check_plan
 from pipeline.publish import publish
-from pipeline.training import TrainConfig, history_rows, load_solver_data, save_trained, train
+from pipeline.training import TrainParams, history_rows, load_solver_data, save_trained, train
 
 
 def main(args) -> None:
-    config = TrainConfig.from_dict(read_params(args.params).get("train"), f"{Path(args.params).name}:train")
+    config = load_section(TrainParams, "train", args.params)
     data = load_solver_data(args.data)
     check_plan(config, data["X_train"].shape, f"{Path(args.params).name}:train")
     print(f"train: {data['X_train'].shape[0]} train / {data['X_val'].shape[0]} val images; {config}")

@@ -158,13 +158,13 @@ def test_mosaic_and_figure(tmp_path):
 
 
 def test_plot_stage_figure_follows_the_train_stage_model(tmp_path):
-    from pipeline.training import TrainConfig, build_model, save_trained
+    from pipeline.training import TrainParams, build_model, save_trained
 
     images = digits(20)
     labels = (np.arange(20) % 10).astype(np.uint8)
     save_npz(tmp_path / "test.npz", {"images": images, "labels": labels})
     data = {"X_train": images, "y_train": labels}
-    for name, cfg in (("off", TrainConfig()), ("on", TrainConfig(augment_shift=2, augment_elastic_alpha=30))):
+    for name, cfg in (("off", TrainParams()), ("on", TrainParams(augment_shift=2, augment_elastic_alpha=30))):
         save_trained(tmp_path / f"{name}.npz", build_model(cfg, images), cfg, data, 0.5)
     assert plot_model_augmentation(tmp_path / "off.npz", tmp_path / "test.npz", tmp_path / "off.png") is None
     assert not (tmp_path / "off.png").exists()

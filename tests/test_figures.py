@@ -11,7 +11,7 @@ from pipeline.figures import FIGURES, PlotParams, make_figures, read_search_resu
 from pipeline.fileio import save_npz, write_csv
 from pipeline.model import TwoLayerNet
 from pipeline.persistence import save_model
-from pipeline.training import TrainConfig
+from pipeline.training import TrainParams
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SEARCH_HEADER = ["trial", "lr", "hidden_dim", "reg", "status", "best_val_acc", "best_epoch", "final_train_acc",
@@ -20,7 +20,7 @@ SEARCH_HEADER = ["trial", "lr", "hidden_dim", "reg", "status", "best_val_acc", "
 
 def _save(path, hidden, **config):
     save_model(path, TwoLayerNet(784, hidden, 10, seed=0),
-               {"train_config": dataclasses.asdict(TrainConfig(hidden_dim=hidden, **config))})
+               {"train_config": dataclasses.asdict(TrainParams(hidden_dim=hidden, **config))})
 
 
 @pytest.fixture

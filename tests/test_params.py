@@ -1,4 +1,4 @@
-"""pipeline.params: value rules, from_mapping, read_params/load_section; TrainConfig validation."""
+"""pipeline.params: value rules, from_mapping, read_params/load_section; TrainParams validation."""
 from __future__ import annotations
 
 import dataclasses
@@ -18,7 +18,7 @@ from pipeline.params import (
     read_params,
     text,
 )
-from pipeline.training import TrainConfig
+from pipeline.training import TrainParams
 
 
 def _rejects(rule, where, value):
@@ -151,20 +151,20 @@ def test_read_params_not_a_mapping(tmp_path):
 def test_load_section(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text("train:\n  lr: 0.01\n  hidden_dim: 50\nother:\n  x: 1\n")
-    cfg = load_section(TrainConfig, "train", path)
+    cfg = load_section(TrainParams, "train", path)
     assert cfg.lr == 0.01 and cfg.hidden_dim == 50 and cfg.batch_size == 200
     with pytest.raises(ParamsError, match="evaluate"):
-        load_section(TrainConfig, "evaluate", path)
+        load_section(TrainParams, "evaluate", path)
     path.write_text("train:\n  lr: -1\n")
     with pytest.raises(ParamsError, match=r"params\.yaml:train\.lr"):
-        load_section(TrainConfig, "train", path)
+        load_section(TrainParams, "train", path)
 
 
-# ---- TrainConfig ----------------------------------------------------------------------------------
+# ---- TrainParams ----------------------------------------------------------------------------------
 
 
 def test_train_config_defaults_are_the_assignments():
-    cfg = TrainConfig.from_dict({}, "params.yaml:train")
+    cfg = TrainParams.from_dict({}, "params.yaml:train")
     assert cfg.hidden_dim == 25
     assert cfg.lr == 1e-3
     assert cfg.batch_size == 200
@@ -173,7 +173,7 @@ def test_train_config_defaults_are_the_assignments():
     assert cfg.weight_scale == 1e-3
     assert cfg.update_rule == "sgd"
     assert cfg.reg == 0.0 and cfg.lr_decay == 1.0 and cfg.init == "normal"
-    assert cfg == TrainConfig()
+    assert cfg == TrainParams()
 
 
 @pytest.mark.parametrize(
@@ -196,7 +196,7 @@ def test_train_config_defaults_are_the_assignments():
 )
 def test_train_config_rejects_bad_value(key, value):
     with pytest.raises(ParamsError) as info:
-        TrainConfig.from_dict({key: value}, "params.yaml:train")
+        TrainParams.from_dict({key: value}, "params.yaml:train")
     msg = str(info.value)
     assert f"params.yaml:train.{key}" in msg, msg
     assert str(value) in msg, msg
@@ -204,12 +204,12 @@ def test_train_config_rejects_bad_value(key, value):
 
 def test_train_config_rejects_unknown_key():
     with pytest.raises(ParamsError) as info:
-        TrainConfig.from_dict({"learning_rate": 0.1}, "params.yaml:train")
+        TrainParams.from_dict({"learning_rate": 0.1}, "params.yaml:train")
     assert "learning_rate" in str(info.value)
 
 
 def test_train_config_accepts_good_values():
-    cfg = TrainConfig.from_dict(
+    cfg = TrainParams.from_dict(
         {"hidden_dim": 100, "lr": 1, "update_rule": "adam", "train_acc_samples": None, "dtype": "float64",
          "input_scaling": "unit_centered", "schedule": "cosine", "lr_min": 0, "init": "he"},
         "params.yaml:train",
@@ -219,7 +219,7 @@ def test_train_config_accepts_good_values():
 
 
 def test_with_overrides_validates():
-    cfg = TrainConfig()
+    cfg = TrainParams()
     new = cfg.with_overrides({"lr": 0.5, "hidden_dim": 10}, "--set")
     assert new.lr == 0.5 and new.hidden_dim == 10
     assert cfg.lr == 1e-3  # the original is unchanged (frozen)

@@ -6,15 +6,15 @@ import pytest
 from pipeline.errors import PipelineError
 from pipeline.plan import PlanError, available_memory, check_plan, check_search_plan, estimate, human
 from pipeline.search import SearchParams
-from pipeline.training import TrainConfig
+from pipeline.training import TrainParams
 
 GIB = 1 << 30
 SHAPE = (55000, 784)
 
 
 def test_the_assignment_runs_fit_in_a_small_budget():
-    check_plan(TrainConfig(), SHAPE, "params.yaml:train", available=64 << 20)
-    parts = estimate(TrainConfig(), SHAPE)
+    check_plan(TrainParams(), SHAPE, "params.yaml:train", available=64 << 20)
+    parts = estimate(TrainParams(), SHAPE)
     assert parts["num_epochs"][2] == "2,750 iterations"  # 10 epochs of 55,000 // 200
 
 
@@ -23,7 +23,7 @@ def test_the_assignment_runs_fit_in_a_small_budget():
     ({"hidden_dim": 65536, "dtype": "float64", "update_rule": "adam"}, "hidden_dim", "parameters and activations"),
 ])
 def test_refusal_names_the_setting(overrides, key, phrase):
-    config = TrainConfig(**overrides)
+    config = TrainParams(**overrides)
     with pytest.raises(PlanError) as info:
         check_plan(config, SHAPE, "params.yaml:train", available=2 * GIB)
     message = str(info.value)
@@ -33,13 +33,13 @@ def test_refusal_names_the_setting(overrides, key, phrase):
 
 
 def test_batch_buffers_are_named_when_they_dominate():
-    config = TrainConfig(batch_size=10**7)
+    config = TrainParams(batch_size=10**7)
     with pytest.raises(PlanError, match=r"train.batch_size = 10000000 is too large"):
         check_plan(config, (10**7, 784), "train", available=GIB)
 
 
 def test_copies_share_the_memory():
-    config = TrainConfig(num_epochs=20000)
+    config = TrainParams(num_epochs=20000)
     need = sum(size for _, size, _ in estimate(config, SHAPE).values())
     check_plan(config, SHAPE, "t", available=need)
     with pytest.raises(PlanError):

@@ -4,16 +4,16 @@ from __future__ import annotations
 import numpy as np
 
 from pipeline.search.store import TrialStore, code_fingerprint, data_digest, trial_key
-from pipeline.training import TrainConfig
+from pipeline.training import TrainParams
 from search_helpers import small_data
 
 
 def test_key_changes_with_config_data_and_code():
-    c = TrainConfig()
+    c = TrainParams()
     d = data_digest(small_data())
     code = code_fingerprint()
     key = trial_key(c, d, code)
-    assert key == trial_key(TrainConfig(), d, code)
+    assert key == trial_key(TrainParams(), d, code)
     assert key != trial_key(c.with_overrides({"lr": 0.002}, "x"), d, code)
     assert key != trial_key(c, data_digest(small_data(seed=1)), code)
     assert key != trial_key(c, d, "0" * 64)

@@ -1,4 +1,4 @@
-"""pipeline.training: one training run from a TrainConfig."""
+"""pipeline.training: one training run from a TrainParams."""
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pipeline.layers import affine_forward, relu_forward
-from pipeline.training import TrainConfig, TrainResult, build_model, build_solver, train
+from pipeline.training import TrainParams, TrainResult, build_model, build_solver, train
 from synthetic import block_images
 
 METRIC_KEYS = {"final_train_acc", "final_val_acc", "best_val_acc", "best_epoch", "train_acc_at_best",
@@ -24,10 +24,10 @@ def data():
     return {"X_train": X_train, "y_train": y_train, "X_val": X_val, "y_val": y_val}
 
 
-def config(**overrides) -> TrainConfig:
+def config(**overrides) -> TrainParams:
     base = {"hidden_dim": 16, "input_scaling": "unit", "weight_scale": 1e-2, "update_rule": "adam",
             "lr": 1e-2, "batch_size": 20, "num_epochs": 4, "seed": 0}
-    return TrainConfig.from_dict({**base, **overrides}, "test")
+    return TrainParams.from_dict({**base, **overrides}, "test")
 
 
 def test_metrics(data):

@@ -1,7 +1,7 @@
 """Training aids beyond the assignment: hidden-layer inverted dropout and label smoothing.
 
 (Augmentation has tests/test_augment.py; early stopping is the Solver's `patience`, tested in test_solver.py;
-their wiring from TrainConfig is tested in test_training_recipes.py.)
+their wiring from TrainParams is tested in test_training_recipes.py.)
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""TrainConfig's training-aid keys reach the model and Solver; recipes load, validate and run (run_recipe.py)."""
+"""TrainParams's training-aid keys reach the model and Solver; recipes load, validate and run (run_recipe.py)."""
 from __future__ import annotations
 
 import dataclasses
@@ -13,7 +13,7 @@ import pytest
 from pipeline.augment import Augmenter
 from pipeline.fileio import save_npz
 from pipeline.params import ParamsError
-from pipeline.training import OPTIONAL_KEYS, TrainConfig, build_model, recorded_config, train
+from pipeline.training import OPTIONAL_KEYS, TrainParams, build_model, recorded_config, train
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -38,14 +38,14 @@ def data():
     return {"X_train": X_train, "y_train": y_train, "X_val": X_val, "y_val": y_val}
 
 
-def config(**overrides) -> TrainConfig:
+def config(**overrides) -> TrainParams:
     base = {"hidden_dim": 16, "input_scaling": "unit", "init": "he", "update_rule": "momentum", "lr": 0.05,
             "batch_size": 20, "num_epochs": 3, "seed": 0}
-    return TrainConfig.from_dict({**base, **overrides}, "test")
+    return TrainParams.from_dict({**base, **overrides}, "test")
 
 
 def test_defaults_switch_every_aid_off(data):
-    c = TrainConfig()
+    c = TrainParams()
     assert (c.dropout, c.label_smoothing, c.patience) == (0.0, 0.0, None)
     assert not c.augment_config().active
     result = train(config(), data, verbose=False)
@@ -55,10 +55,10 @@ def test_defaults_switch_every_aid_off(data):
 
 
 def test_recorded_config_omits_optional_keys_at_their_default():
-    plain = recorded_config(TrainConfig())
+    plain = recorded_config(TrainParams())
     assert not set(OPTIONAL_KEYS) & set(plain), "an assignment model's metadata stays as it was"
-    assert set(plain) == {f.name for f in dataclasses.fields(TrainConfig)} - set(OPTIONAL_KEYS)
-    rec = recorded_config(TrainConfig(dropout=0.5, augment_shift=2))
+    assert set(plain) == {f.name for f in dataclasses.fields(TrainParams)} - set(OPTIONAL_KEYS)
+    rec = recorded_config(TrainParams(dropout=0.5, augment_shift=2))
     assert rec["dropout"] == 0.5 and rec["augment_shift"] == 2 and "augment_rotation" not in rec
 
 

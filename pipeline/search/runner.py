@@ -9,7 +9,7 @@ from typing import Any, Iterator, Protocol
 
 import numpy as np
 
-from ..training import TrainConfig
+from ..training import TrainParams
 from .executors import DaskExecutor, LocalExecutor, SerialExecutor, dask_address, resolve_workers
 from .progress import SearchProgress
 from .settings import SearchParams
@@ -46,7 +46,7 @@ def make_executor(params: SearchParams, data: dict[str, np.ndarray], num_trials:
     return LocalExecutor(data, resolve_workers(params.workers, num_trials))
 
 
-def plan(params: SearchParams, configs: list[TrainConfig]) -> list[int]:
+def plan(params: SearchParams, configs: list[TrainParams]) -> list[int]:
     """Epoch target of each rung: one rung at num_epochs, or successive halving's rungs."""
     num_epochs = max(c.num_epochs for c in configs)
     if params.strategy != "halving":
@@ -55,7 +55,7 @@ def plan(params: SearchParams, configs: list[TrainConfig]) -> list[int]:
     return rung_epochs(h.min_epochs, h.eta, num_epochs, len(configs))
 
 
-def planned_epochs(params: SearchParams, configs: list[TrainConfig]) -> int:
+def planned_epochs(params: SearchParams, configs: list[TrainParams]) -> int:
     """Epochs the plan trains if no trial diverges (for progress)."""
     rungs, n, total, prev = plan(params, configs), len(configs), 0, 0
     for r, target in enumerate(rungs):
@@ -104,7 +104,7 @@ def run_search(params: SearchParams, data: dict[str, np.ndarray], executor: Exec
         return _run_rungs(params, configs, overrides, rungs, keys, executor, store, progress)
 
 
-def _run_rungs(params: SearchParams, configs: list[TrainConfig], overrides: list[dict[str, Any]], rungs: list[int],
+def _run_rungs(params: SearchParams, configs: list[TrainParams], overrides: list[dict[str, Any]], rungs: list[int],
                keys: list[str | None], executor: Executor, store: TrialStore | None,
                progress: SearchProgress | None) -> SearchResult:
     latest: dict[int, Trial] = {}

@@ -6,12 +6,12 @@ from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
 from ..params import ParamsError, choice, from_mapping, integer, number, param, text
-from ..training import TrainConfig
+from ..training import TrainParams
 from .strategies import candidates
 
-GRID_KEYS = tuple(f.name for f in fields(TrainConfig) if f.name != "seed")
+GRID_KEYS = tuple(f.name for f in fields(TrainParams) if f.name != "seed")
 # Keys a random search may sample: floats log-uniformly, integers uniformly.
-FLOAT_KEYS = tuple(f.name for f in fields(TrainConfig) if f.type in ("float", float))
+FLOAT_KEYS = tuple(f.name for f in fields(TrainParams) if f.type in ("float", float))
 INT_KEYS = ("hidden_dim", "batch_size")
 STRATEGIES = ("grid", "random", "halving")
 EXECUTORS = ("local", "serial", "dask")
@@ -30,8 +30,8 @@ def _grid_rule(where: str, value: Any) -> dict[str, tuple[Any, ...]]:
     return grid
 
 
-def _base_rule(where: str, value: Any) -> TrainConfig:
-    return TrainConfig.from_dict(value, where)
+def _base_rule(where: str, value: Any) -> TrainParams:
+    return TrainParams.from_dict(value, where)
 
 
 def _ranges_rule(where: str, value: Any) -> dict[str, tuple[float, float]]:
@@ -88,7 +88,7 @@ class SearchParams:
     """params.yaml:search: strategy and candidates, the training settings shared by every trial, the runtime."""
 
     grid: dict[str, tuple[Any, ...]] = param(_grid_rule, doc="train keys mapped to lists of values")
-    base: TrainConfig = param(_base_rule, doc="training settings shared by every trial")
+    base: TrainParams = param(_base_rule, doc="training settings shared by every trial")
     strategy: str = param(choice(*STRATEGIES), "grid", "grid | random | halving")
     random: RandomParams = param(lambda w, v: from_mapping(RandomParams, v, w), RandomParams(), "random sampling")
     halving: HalvingParams = param(lambda w, v: from_mapping(HalvingParams, v, w), HalvingParams(), "halving")
@@ -96,11 +96,11 @@ class SearchParams:
     executor: str = param(choice(*EXECUTORS), "local", "local process pool | serial (in-process) | dask")
     dask: DaskParams = param(lambda w, v: from_mapping(DaskParams, v, w), DaskParams(), "Dask scheduler")
 
-    def trials(self, where: str = "params.yaml:search") -> list[TrainConfig]:
+    def trials(self, where: str = "params.yaml:search") -> list[TrainParams]:
         """The candidate configurations as validated configs, in trial order."""
         return candidates(self, where)
 
-    def grid_points(self, where: str = "params.yaml:search") -> list[TrainConfig]:
+    def grid_points(self, where: str = "params.yaml:search") -> list[TrainParams]:
         """Every grid point, in grid order (the first key varies slowest)."""
         keys = list(self.grid)
         return [self.base.with_overrides(dict(zip(keys, combo)), f"{where}.grid{dict(zip(keys, combo))}")
@@ -115,8 +115,11 @@ class SearchParams:
         """Where the candidates come from: grid or random."""
         return self.halving.candidates if self.strategy == "halving" else self.strategy
 
+    def check(self, where: str) -> None:
+        """Validate every candidate now, before any training starts (called by from_mapping)."""
+        self.trials(where)
+
     @classmethod
     def from_dict(cls, data: Any, where: str) -> "SearchParams":
-        params = from_mapping(cls, data, where)
-        params.trials(where)  # validate every candidate now, before any training starts
-        return params
+        """Validated settings from a params mapping; `where` names it in errors."""
+        return from_mapping(cls, data, where)

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..fileio import load_npz, save_npz
 from ..persistence import data_fingerprint
-from ..training import TrainConfig
+from ..training import TrainParams
 
 DEFAULT_DIR = ".search_store"
 FORMAT = "search-trial/1"
@@ -46,7 +46,7 @@ def data_digest(data: dict[str, np.ndarray]) -> str:
                            + data_fingerprint(data["X_val"], data["y_val"])).encode()).hexdigest()
 
 
-def trial_key(config: TrainConfig, data_sha: str, code_sha: str) -> str:
+def trial_key(config: TrainParams, data_sha: str, code_sha: str) -> str:
     """The store key of one trial: a hash of everything that determines its result."""
     blob = json.dumps({"config": dataclasses.asdict(config), "data": data_sha, "code": code_sha}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()

@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
-from ..training import TrainConfig
+from ..training import TrainParams
 
 if TYPE_CHECKING:
     from .settings import SearchParams
     from .trial import Trial
 
 
-def random_points(params: "SearchParams", where: str) -> list[TrainConfig]:
+def random_points(params: "SearchParams", where: str) -> list[TrainParams]:
     """`params.random.trials` configurations sampled with `params.random.seed`.
 
     Floats are log-uniform and rounded to 4 significant digits (readable tables), integers uniform;
@@ -34,7 +34,7 @@ def random_points(params: "SearchParams", where: str) -> list[TrainConfig]:
     return configs
 
 
-def candidates(params: "SearchParams", where: str = "params.yaml:search") -> list[TrainConfig]:
+def candidates(params: "SearchParams", where: str = "params.yaml:search") -> list[TrainParams]:
     """The configurations the strategy considers, in trial order."""
     return params.grid_points(where) if params.source() == "grid" else random_points(params, where)
 

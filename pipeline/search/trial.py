@@ -11,7 +11,7 @@ import numpy as np
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..errors import PipelineError
 from ..solver import Solver, TrainingDiverged
-from ..training import TrainConfig, build_solver
+from ..training import TrainParams, build_solver
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,7 @@ class TrialTask:
     """What a worker needs to run a trial: the config, the epoch to reach, where its checkpoint lives."""
 
     index: int
-    config: TrainConfig
+    config: TrainParams
     overrides: dict[str, Any]
     until_epoch: int
     checkpoint: str | None = None

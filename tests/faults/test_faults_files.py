@@ -243,22 +243,22 @@ HUGE_VALUES = {  # YAML text of each value
 @pytest.mark.parametrize("key", ["lr", "num_epochs", "init"])
 def test_a_huge_value_is_shown_cut(tmp_path, case, key):
     from pipeline.plan import check_plan
-    from pipeline.training import TrainConfig
+    from pipeline.training import TrainParams
 
     path = tmp_path / "params.yaml"
     path.write_text(f"train:\n  {key}: {HUGE_VALUES[case]}\n")
     with pytest.raises(PipelineError) as info:  # a bad value, or (10**4000 epochs) a plan that cannot fit
-        check_plan(TrainConfig.from_dict(read_params(path)["train"], "params.yaml:train"), (55000, 784),
+        check_plan(TrainParams.from_dict(read_params(path)["train"], "params.yaml:train"), (55000, 784),
                    "params.yaml:train")
     message = str(info.value)
     assert message.startswith(f"params.yaml:train.{key} = ") and len(message) < 300
 
 
 def test_unknown_keys_by_the_thousand_are_listed_short(tmp_path):
-    from pipeline.training import TrainConfig
+    from pipeline.training import TrainParams
 
     with pytest.raises(ParamsError) as info:
-        TrainConfig.from_dict({f"bogus{i}": 1 for i in range(10_000)}, "params.yaml:train")
+        TrainParams.from_dict({f"bogus{i}": 1 for i in range(10_000)}, "params.yaml:train")
     assert "and 9995 more" in str(info.value) and len(str(info.value)) < 600
 
 
