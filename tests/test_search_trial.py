@@ -66,3 +66,18 @@ def test_best_trial_highest_accuracy_first_on_ties_and_says_what_to_do_when_none
         assert "every trial of the search diverged" in str(exc)
     else:
         raise AssertionError("no error")
+
+
+def test_a_trial_runs_with_one_blas_thread_whatever_the_process_has(monkeypatch):
+    """The thread count changes the GEMMs' summation order: every executor's trial must get the same one."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    import pipeline.search.trial as trial_module
+
+    seen = []
+    monkeypatch.setattr(trial_module, "_run_task",
+                        lambda task, data: seen.append([p["num_threads"] for p in threadpool_info()
+                                                        if p["user_api"] == "blas"]))
+    with threadpool_limits(limits=2, user_api="blas"):
+        run_task(None, {})
+    assert seen and seen[0] and set(seen[0]) == {1}

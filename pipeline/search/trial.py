@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..errors import PipelineError
@@ -74,7 +75,14 @@ def run_task(task: TrialTask, data: dict[str, np.ndarray]) -> Trial:
 
     After each epoch short of num_epochs the checkpoint is rewritten, so a killed run loses at most the
     epoch in flight. A trial that reaches num_epochs returns its best-validation parameters.
+    Every trial runs with one BLAS thread, whatever the executor or the process's environment: the
+    thread count changes the GEMMs' summation order, so the same trial must always get the same one.
     """
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _run_task(task, data)
+
+
+def _run_task(task: TrialTask, data: dict[str, np.ndarray]) -> Trial:
     start = time.perf_counter()
     config = task.config
     solver = _resume(task, data)
