@@ -270,11 +270,15 @@ class Solver:
         return out
 
     # ------------------------------------------------------------------ pause / continue
+    def _dropout_rng(self) -> np.random.Generator | None:
+        """The model's dropout-mask generator, if it has one (TwoLayerNet does; a user's model may not)."""
+        return getattr(self.model, "dropout_rng", None)
+
     def state_dict(self) -> dict[str, np.ndarray]:
         """Everything that determines the rest of the run, as plain arrays (no object arrays).
 
-        Keys: params/<name>, best/<name>, optim/<name>/<slot>, rng/shuffle and rng/augment (the
-        generators' states as JSON in 0-d unicode arrays), history/{loss,train_acc,val_acc,lr},
+        Keys: params/<name>, best/<name>, optim/<name>/<slot>, rng/shuffle, rng/augment and, for a
+        model with dropout masks, rng/dropout (the generators' states as JSON in 0-d unicode arrays), history/{loss,train_acc,val_acc,lr},
         best_val_acc, best_epoch, epoch, stopped_early.
         """
         state: dict[str, np.ndarray] = {}
@@ -286,6 +290,8 @@ class Solver:
             state[f"optim/{k}"] = v
         state["rng/shuffle"] = np.array(json.dumps(self.rng.bit_generator.state, sort_keys=True))
         state["rng/augment"] = np.array(json.dumps(self.augment_rng.bit_generator.state, sort_keys=True))
+        if self._dropout_rng() is not None:
+            state["rng/dropout"] = np.array(json.dumps(self._dropout_rng().bit_generator.state, sort_keys=True))
         for name in _HISTORIES:
             state[f"history/{name}"] = np.array(getattr(self, f"{name}_history"), dtype=np.float64)
         state["best_val_acc"] = np.array(self.best_val_acc, dtype=np.float64)
@@ -315,7 +321,8 @@ class Solver:
         if any(k.startswith("best/") for k in state):  # none before the epoch-0 accuracy is measured
             best = {k: checked_array(state, f"best/{k}", w.shape, w.dtype, what) for k, w in params.items()}
         rngs = {}
-        for name in ("shuffle", "augment"):
+        rng_names = ("shuffle", "augment") + (("dropout",) if self._dropout_rng() is not None else ())
+        for name in rng_names:
             raw = checked_array(state, f"rng/{name}", (), None, what)
             try:
                 rngs[name] = json.loads(str(raw[()]))
@@ -324,7 +331,7 @@ class Solver:
                 raise ValueError(f"{what}: array 'rng/{name}' is not a generator state ({exc})") from exc
         scalars = {k: checked_array(state, k, (), None, what) for k in ("best_val_acc", "best_epoch", "stopped_early")}
         known = {f"params/{k}" for k in params} | {f"best/{k}" for k in best} | {f"history/{n}" for n in lengths} \
-            | {"rng/shuffle", "rng/augment", "epoch", *scalars}
+            | {f"rng/{name}" for name in rng_names} | {"epoch", *scalars}
         extra = sorted(k for k in state if k not in known and not k.startswith("optim/"))
         if extra:
             raise ValueError(f"{what}: unexpected array(s) {', '.join(extra)}")
@@ -335,6 +342,8 @@ class Solver:
         self.best_params = {k: v.copy() for k, v in best.items()}
         self.rng.bit_generator.state = rngs["shuffle"]
         self.augment_rng.bit_generator.state = rngs["augment"]
+        if "dropout" in rngs:
+            self._dropout_rng().bit_generator.state = rngs["dropout"]
         for name, values in histories.items():
             setattr(self, f"{name}_history", values.tolist())
         self.best_val_acc = float(scalars["best_val_acc"])

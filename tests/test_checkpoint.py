@@ -210,3 +210,20 @@ def test_save_checkpoint_refuses_unserialisable_meta(blocks, tmp_path):
     with pytest.raises(ValueError, match="meta must be JSON"):
         save_checkpoint(tmp_path / "c.npz", make_solver(blocks), meta={"f": object()})
     assert not (tmp_path / "c.npz").exists()
+
+
+def test_dropout_masks_continue_from_the_checkpoint(blocks, tmp_path):
+    def solver(model_seed=1):
+        model = TwoLayerNet(64, 12, 4, weight_scale=1e-2, preprocessor=Preprocessor("unit"), seed=model_seed,
+                            dropout=0.5)
+        return Solver(model, blocks, optimizer=make_optimizer("momentum"), schedule=Exponential(LR["momentum"]),
+                      batch_size=16, num_epochs=N_EPOCHS, verbose=False, progress=False, seed=7)
+
+    whole = solver().train()
+    first = solver().train(until_epoch=2)
+    save_checkpoint(tmp_path / "c.npz", first)
+    resumed = solver(model_seed=99)
+    load_checkpoint(tmp_path / "c.npz", resumed)
+    resumed.train()
+    assert_same_run(whole, resumed)
+    assert resumed.model.dropout_rng.bit_generator.state == whole.model.dropout_rng.bit_generator.state
