@@ -31,7 +31,7 @@ test: install  ## install, then run the test suite
 	$(BIN)/python -m pytest -q
 
 check-repro: install  ## clone HEAD into a temp folder, rerun the pipeline there, compare with what is committed
-	$(BIN)/python -m pipeline.check_repro
+	$(BIN)/python -m pipeline.tools.check_repro
 
 bench: install  ## training-speed benchmark (PyTorch comparison needs `pip install -r requirements-bench.txt`)
 	$(BIN)/python benchmarks/bench_training.py

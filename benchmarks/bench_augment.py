@@ -5,7 +5,7 @@ For each augmentation setting it times, per epoch (N // batch minibatches of uin
 
   step     the training step: gather the batch, preprocess it (unit scaling), TwoLayerNet.loss
            forward + backward at H hidden units, an in-place SGD update (what the Solver does);
-  augment  pipeline.augment.Augmenter on the same minibatches (what `augment=` adds per batch).
+  augment  pipeline.nn.augment.Augmenter on the same minibatches (what `augment=` adds per batch).
 
 Runs are interleaved (step, augment per setting, step, ...) and medians reported, since the
 machine is shared and noisy; the figure of merit is the ratio augment / step, measured in one run
@@ -30,10 +30,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from pipeline.augment import AugmentConfig, Augmenter, describe  # noqa: E402
+from pipeline.nn.augment import AugmentConfig, Augmenter, describe  # noqa: E402
 from pipeline.data.split import load_prepared  # noqa: E402
-from pipeline.model import TwoLayerNet  # noqa: E402
-from pipeline.preprocess import Preprocessor  # noqa: E402
+from pipeline.nn.model import TwoLayerNet  # noqa: E402
+from pipeline.nn.preprocess import Preprocessor  # noqa: E402
 
 SETTINGS: dict[str, AugmentConfig] = {
     "shift": AugmentConfig(shift=2),

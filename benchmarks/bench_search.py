@@ -47,9 +47,12 @@ if str(ROOT) not in sys.path:
 
 import yaml  # noqa: E402
 
-from pipeline.fileio import save_npz  # noqa: E402
-from pipeline.params import read_params  # noqa: E402
-from pipeline.search import SearchParams, TrialStore, best_trial, run_search  # noqa: E402
+from pipeline.nn.npz import save_npz  # noqa: E402
+from pipeline.common.params import read_params  # noqa: E402
+from pipeline.search.runner import run_search  # noqa: E402
+from pipeline.search.settings import SearchParams  # noqa: E402
+from pipeline.search.store import TrialStore  # noqa: E402
+from pipeline.search.trial import best_trial  # noqa: E402
 from pipeline.search.executors import DaskExecutor, LocalExecutor, SerialExecutor, thread_env  # noqa: E402
 from pipeline.training import load_solver_data  # noqa: E402
 

@@ -4,7 +4,7 @@
 For each hidden size H and dtype it times one epoch (N // batch iterations of minibatch SGD on
 uint8 images of MNIST's shape, converted per batch) of
 
-  ours   pipeline.solver.Solver training pipeline.model.TwoLayerNet (vanilla SGD);
+  ours   pipeline.nn.solver.Solver training pipeline.nn.model.TwoLayerNet (vanilla SGD);
   floor  the 5 GEMMs each iteration needs and nothing else, on the same shapes, preallocated:
          X@W1, h@W2, dscores@W2.T, h.T@dscores, X.T@dh (the first layer's dx is never needed);
   torch  the same model (Linear-ReLU-Linear, cross-entropy), torch.optim.SGD, batch and per-batch
@@ -47,9 +47,9 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from pipeline.data.split import load_prepared  # noqa: E402
-from pipeline.model import TwoLayerNet  # noqa: E402
-from pipeline.preprocess import Preprocessor  # noqa: E402
-from pipeline.solver import Solver  # noqa: E402
+from pipeline.nn.model import TwoLayerNet  # noqa: E402
+from pipeline.nn.preprocess import Preprocessor  # noqa: E402
+from pipeline.nn.solver import Solver  # noqa: E402
 
 NUM_CLASSES = 10
 PIXELS = 784

@@ -31,7 +31,7 @@ if str(ROOT) not in sys.path:
 
 from pipeline.data.split import load_prepared  # noqa: E402
 from pipeline.evaluate import evaluate  # noqa: E402
-from pipeline.params import ParamsError, read_params  # noqa: E402
+from pipeline.common.params import ParamsError, read_params  # noqa: E402
 from pipeline.plotting.augmentation import example_digits, plot_augmentation  # noqa: E402
 from pipeline.training import TrainParams, load_solver_data, train  # noqa: E402
 

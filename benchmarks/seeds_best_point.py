@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from pipeline.data.split import load_prepared
 from pipeline.evaluate import evaluate
-from pipeline.params import read_params
+from pipeline.common.params import read_params
 from pipeline.search.executors import THREAD_VARS
 from pipeline.training import TrainParams, load_solver_data, train
 

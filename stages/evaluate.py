@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.cli import run_stage, stage_parser
+from pipeline.common.cli import run_stage, stage_parser
 from pipeline.data.split import load_prepared
 from pipeline.evaluate import EvaluateParams, confusion_rows, evaluate, per_class_rows
-from pipeline.fileio import write_csv, write_json
-from pipeline.params import load_section
+from pipeline.common.fileio import write_csv, write_json
+from pipeline.common.params import load_section
 from pipeline.persistence import load_model
-from pipeline.publish import publish
+from pipeline.common.publish import publish
 
 
 def main(args) -> None:

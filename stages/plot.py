@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.cli import run_stage, stage_parser
-from pipeline.figures import FIGURES, PlotParams, make_figures
-from pipeline.params import load_section
+from pipeline.common.cli import run_stage, stage_parser
+from pipeline.plotting.figures import FIGURES, PlotParams, make_figures
+from pipeline.common.params import load_section
 from pipeline.plotting.augmentation import plot_model_augmentation, trained_augmentation
-from pipeline.publish import publish
+from pipeline.common.publish import publish
 
 
 def main(args) -> None:

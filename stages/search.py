@@ -3,13 +3,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.cli import run_stage, stage_parser
-from pipeline.fileio import write_csv, write_json
-from pipeline.params import load_section
-from pipeline.plan import check_search_plan
-from pipeline.publish import publish
-from pipeline.search import (DEFAULT_DIR, SearchParams, SearchProgress, TrialStore, best_trial,
-                             make_executor, plan, planned_epochs, run_search)
+from pipeline.common.cli import run_stage, stage_parser
+from pipeline.common.fileio import write_csv, write_json
+from pipeline.common.params import load_section
+from pipeline.common.plan import check_search_plan
+from pipeline.common.publish import publish
+from pipeline.search.progress import SearchProgress
+from pipeline.search.runner import make_executor, plan, planned_epochs, run_search
+from pipeline.search.settings import SearchParams
+from pipeline.search.store import DEFAULT_DIR, TrialStore
+from pipeline.search.trial import best_trial
 from pipeline.search.strategies import keep_count
 from pipeline.training import build_model, load_solver_data, save_trained
 

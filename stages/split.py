@@ -1,9 +1,9 @@
 """Stage split: split the raw MNIST files into train/val/test .npz files and write per-class stats."""
 from __future__ import annotations
 
-from pipeline.cli import run_stage, stage_parser
+from pipeline.common.cli import run_stage, stage_parser
 from pipeline.data.split import SplitParams, prepare
-from pipeline.params import load_section
+from pipeline.common.params import load_section
 
 
 def main(args) -> None:

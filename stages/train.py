@@ -3,11 +3,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.cli import run_stage, stage_parser
-from pipeline.fileio import write_csv, write_json
-from pipeline.params import load_section
-from pipeline.plan import check_plan
-from pipeline.publish import publish
+from pipeline.common.cli import run_stage, stage_parser
+from pipeline.common.fileio import write_csv, write_json
+from pipeline.common.params import load_section
+from pipeline.common.plan import check_plan
+from pipeline.common.publish import publish
 from pipeline.training import TrainParams, history_rows, load_solver_data, save_trained, train
 
 

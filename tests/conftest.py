@@ -113,7 +113,7 @@ def pipeline_repo(tmp_path_factory: pytest.TempPathFactory):
     """A copy of the project run once with the real `dvc repro` on small settings (tests/e2e.py
     SMALL_PARAMS), its outputs committed. Shared by the end-to-end modules to save a pipeline run;
     each module's fixture first brings it back to HEAD."""
-    from e2e import Repo, ran_stages
+    from support import Repo, ran_stages
 
     repo = Repo.create(tmp_path_factory.mktemp("e2e"))
     first = repo.dvc("repro")

@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from pipeline.search import SearchParams
+from pipeline.search.settings import SearchParams
 from synthetic import block_images
 
 WHERE = "params.yaml:search"

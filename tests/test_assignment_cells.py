@@ -21,9 +21,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from pipeline.data.split import load_raw  # noqa: E402
-from pipeline.fileio import load_npz, save_npz  # noqa: E402
-from pipeline.model import TwoLayerNet  # noqa: E402
-from pipeline.solver import Solver  # noqa: E402
+from pipeline.nn.npz import load_npz, save_npz  # noqa: E402
+from pipeline.nn.model import TwoLayerNet  # noqa: E402
+from pipeline.nn.solver import Solver  # noqa: E402
 
 # ---- the notebook's cells, verbatim (indentation of the report's layout removed) ------------------
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from pipeline.evaluate import Evaluation, confusion_matrix, confusion_rows, evaluate, per_class_rows
-from pipeline.model import TwoLayerNet
-from pipeline.preprocess import Preprocessor
+from pipeline.nn.model import TwoLayerNet
+from pipeline.nn.preprocess import Preprocessor
 
 
 def test_confusion_matrix_rows_true_columns_predicted():

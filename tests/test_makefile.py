@@ -21,7 +21,7 @@ def test_python_scripts_in_recipes_exist():
 
 def test_python_modules_in_recipes_exist():
     modules = [m for line in RECIPES for m in re.findall(r"python\s+-m\s+([\w.]+)", line)]
-    assert "pytest" in modules and "pipeline.check_repro" in modules
+    assert "pytest" in modules and "pipeline.tools.check_repro" in modules
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     assert not missing, f"Makefile runs missing modules: {missing}"
 

@@ -7,10 +7,10 @@ import time
 import numpy as np
 import pytest
 
-from pipeline.fileio import load_npz, save_npz
-from pipeline.model import TwoLayerNet
+from pipeline.nn.npz import load_npz, save_npz
+from pipeline.nn.model import TwoLayerNet
 from pipeline.persistence import FORMAT, ModelFileError, data_fingerprint, load_model, save_model
-from pipeline.preprocess import Preprocessor
+from pipeline.nn.preprocess import Preprocessor
 
 PARAMS = ("W1", "b1", "W2", "b2")
 

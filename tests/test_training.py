@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from pipeline.layers import affine_forward, relu_forward
+from pipeline.nn.layers import affine_forward, relu_forward
 from pipeline.training import TrainParams, TrainResult, build_model, build_solver, train
 from synthetic import block_images
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.layers import softmax_loss
-from pipeline.model import TwoLayerNet
+from pipeline.nn.layers import softmax_loss
+from pipeline.nn.model import TwoLayerNet
 
 try:
     from gradcheck import eval_numerical_gradient, rel_error

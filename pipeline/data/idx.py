@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.data.errors import ChecksumError, IdxError
-from pipeline.fileio import atomic_write
+from pipeline.nn.npz import atomic_write
 
 # IDX dtype code -> big-endian numpy dtype.
 DTYPES: dict[int, np.dtype] = {

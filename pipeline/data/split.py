@@ -18,9 +18,10 @@ import numpy as np
 from pipeline.data import official
 from pipeline.data.errors import DataError
 from pipeline.data.idx import read_idx
-from pipeline.fileio import load_npz, save_npz, write_json
-from pipeline.params import integer, param
-from pipeline.publish import publish
+from pipeline.nn.npz import load_npz, save_npz
+from pipeline.common.fileio import write_json
+from pipeline.common.params import integer, param
+from pipeline.common.publish import publish
 
 SPLITS = ("train", "val", "test")
 PIXELS = official.IMAGE_SHAPE[0] * official.IMAGE_SHAPE[1]

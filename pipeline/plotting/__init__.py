@@ -12,13 +12,13 @@ rendering the same inputs twice gives the same bytes (see `render`).
   search         search grid heatmaps
   augmentation   originals beside their distorted versions (when training augments)
 """
-from .arrays import near_square
-from .confusion import FIGSIZE_CONFUSION, plot_confusion_matrix
-from .curves import FIGSIZE_TRAINING, plot_training_curves
-from .misclassified import misclassified_figsize, plot_misclassified
-from .render import DPI
-from .search import plot_search_results, search_figsize
-from .weights import FIGSIZE_W1, FIGSIZE_W2, plot_w1_tiles, plot_w2_tiles, w1_mosaic
+from pipeline.plotting.arrays import near_square
+from pipeline.plotting.confusion import FIGSIZE_CONFUSION, plot_confusion_matrix
+from pipeline.plotting.curves import FIGSIZE_TRAINING, plot_training_curves
+from pipeline.plotting.misclassified import misclassified_figsize, plot_misclassified
+from pipeline.plotting.render import DPI
+from pipeline.plotting.search import plot_search_results, search_figsize
+from pipeline.plotting.weights import FIGSIZE_W1, FIGSIZE_W2, plot_w1_tiles, plot_w2_tiles, w1_mosaic
 
 __all__ = [
     "DPI", "FIGSIZE_CONFUSION", "FIGSIZE_TRAINING", "FIGSIZE_W1", "FIGSIZE_W2",

@@ -8,10 +8,10 @@ from typing import Any, Mapping
 import matplotlib as mpl
 import numpy as np
 
-from ..augment import AugmentConfig, Augmenter, describe
-from ..data.split import load_prepared
-from ..persistence import load_model
-from .render import new_figure, save, style
+from pipeline.nn.augment import AugmentConfig, Augmenter, describe
+from pipeline.data.split import load_prepared
+from pipeline.persistence import load_model
+from pipeline.plotting.render import new_figure, save, style
 
 GAP = 1  # pixel between tiles, drawn light grey
 

@@ -8,9 +8,9 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.colors import PowerNorm
 
-from ..data.official import NUM_CLASSES
-from .arrays import numeric_array
-from .render import check_title, new_figure, save, style, text_color
+from pipeline.data.official import NUM_CLASSES
+from pipeline.plotting.arrays import numeric_array
+from pipeline.plotting.render import check_title, new_figure, save, style, text_color
 
 FIGSIZE_CONFUSION = (7.5, 6.5)
 

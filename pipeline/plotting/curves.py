@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from .arrays import numeric_array
-from .render import check_title, new_figure, save, style
+from pipeline.plotting.arrays import numeric_array
+from pipeline.plotting.render import check_title, new_figure, save, style
 
 FIGSIZE_TRAINING = (10.0, 8.0)
 

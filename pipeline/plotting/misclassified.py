@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from ..data.official import IMAGE_SHAPE, NUM_CLASSES
-from .arrays import near_square, numeric_array
-from .render import check_title, new_figure, quarter_inch, save, style
+from pipeline.data.official import IMAGE_SHAPE, NUM_CLASSES
+from pipeline.plotting.arrays import near_square, numeric_array
+from pipeline.plotting.render import check_title, new_figure, quarter_inch, save, style
 
 IMAGE_PIXELS = IMAGE_SHAPE[0] * IMAGE_SHAPE[1]
 

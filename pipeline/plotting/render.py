@@ -23,7 +23,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
 
-from ..fileio import atomic_write
+from pipeline.nn.npz import atomic_write
 
 DPI = 100
 

@@ -10,7 +10,7 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.patches import Rectangle
 
-from .render import BACKGROUND, check_title, new_figure, quarter_inch, save, style, text_color
+from pipeline.plotting.render import BACKGROUND, check_title, new_figure, quarter_inch, save, style, text_color
 
 _MAX_PANEL_COLS = 3
 _DIVERGED_COLOR = "#b4b4b4"
@@ -52,7 +52,7 @@ def plot_search_results(trials: Sequence[Mapping[str, Any]], path: str | os.Path
 
     `trials` is a non-empty list of mappings with keys ``lr`` (float), ``hidden_dim`` (int), ``reg``
     (float), ``best_val_acc`` (a fraction, or None when diverged) and ``status`` ("ok" or "diverged"),
-    as `pipeline.figures.read_search_results` returns them, validated; other keys are ignored.
+    as `pipeline.plotting.figures.read_search_results` returns them, validated; other keys are ignored.
     Panels are sorted by reg descending and titled "reg = 0.1"; rows are lr ascending, columns
     hidden_dim ascending. Cells show the accuracy in percent with 2 decimals on a colour scale
     shared by all panels; diverged cells are grey with "diverged"; grid points without a trial say

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.official import IMAGE_SHAPE, NUM_CLASSES
-from .arrays import minmax, near_square, numeric_array
-from .render import check_title, grey, new_figure, save, style
+from pipeline.data.official import IMAGE_SHAPE, NUM_CLASSES
+from pipeline.plotting.arrays import minmax, near_square, numeric_array
+from pipeline.plotting.render import check_title, grey, new_figure, save, style
 
 FIGSIZE_W1 = (10.0, 10.0)
 FIGSIZE_W2 = (10.0, 5.0)

@@ -15,9 +15,9 @@ from typing import Iterator
 
 import numpy as np
 
-from ..errors import PipelineError
-from ..params import ParamsError
-from .trial import Trial, TrialTask, run_task
+from pipeline.errors import PipelineError
+from pipeline.common.params import ParamsError
+from pipeline.search.trial import Trial, TrialTask, run_task
 
 # Variables that cap the BLAS / OpenMP thread pools of a worker process (read when numpy loads).
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")

@@ -7,7 +7,7 @@ from typing import Callable, TextIO
 
 from tqdm import tqdm
 
-from .trial import Trial
+from pipeline.search.trial import Trial
 
 
 def _duration(seconds: float) -> str:

@@ -9,13 +9,13 @@ from typing import Any, Iterator, Protocol
 
 import numpy as np
 
-from ..training import TrainParams
-from .executors import DaskExecutor, LocalExecutor, SerialExecutor, dask_address, resolve_workers
-from .progress import SearchProgress
-from .settings import SearchParams
-from .store import TrialStore, code_fingerprint, data_digest, trial_key
-from .strategies import keep_count, rung_epochs, survivors
-from .trial import Trial, TrialTask
+from pipeline.training import TrainParams
+from pipeline.search.executors import DaskExecutor, LocalExecutor, SerialExecutor, dask_address, resolve_workers
+from pipeline.search.progress import SearchProgress
+from pipeline.search.settings import SearchParams
+from pipeline.search.store import TrialStore, code_fingerprint, data_digest, trial_key
+from pipeline.search.strategies import keep_count, rung_epochs, survivors
+from pipeline.search.trial import Trial, TrialTask
 
 
 class Executor(Protocol):

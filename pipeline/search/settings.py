@@ -2,18 +2,23 @@
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
-from ..params import ParamsError, choice, from_mapping, integer, number, param, text
-from ..training import TrainParams
-from .strategies import candidates
+import numpy as np
+
+from pipeline.common.params import ParamsError, choice, from_mapping, integer, number, param, text
+from pipeline.training import TrainParams
 
 GRID_KEYS = tuple(f.name for f in fields(TrainParams) if f.name != "seed")
 # Keys a random search may sample: floats log-uniformly, integers uniformly.
 FLOAT_KEYS = tuple(f.name for f in fields(TrainParams) if f.type in ("float", float))
 INT_KEYS = ("hidden_dim", "batch_size")
 STRATEGIES = ("grid", "random", "halving")
+# Keys that change how the search runs, never what it finds: dvc.yaml leaves them out of the search
+# stage's params, so changing them does not rerun it.
+RUNTIME_KEYS = ("search.workers", "search.executor", "search.dask")
 EXECUTORS = ("local", "serial", "dask")
 
 
@@ -98,13 +103,33 @@ class SearchParams:
 
     def trials(self, where: str = "params.yaml:search") -> list[TrainParams]:
         """The candidate configurations as validated configs, in trial order."""
-        return candidates(self, where)
+        return self.grid_points(where) if self.source() == "grid" else self.random_points(where)
 
     def grid_points(self, where: str = "params.yaml:search") -> list[TrainParams]:
         """Every grid point, in grid order (the first key varies slowest)."""
         keys = list(self.grid)
         return [self.base.with_overrides(dict(zip(keys, combo)), f"{where}.grid{dict(zip(keys, combo))}")
                 for combo in itertools.product(*(self.grid[k] for k in keys))]
+
+    def random_points(self, where: str = "params.yaml:search") -> list[TrainParams]:
+        """`random.trials` configurations sampled with `random.seed`.
+
+        Floats are log-uniform and rounded to 4 significant digits (readable tables), integers uniform;
+        keys are sampled in sorted order so the draw does not depend on the order they are written in.
+        """
+        rnd = self.random
+        rng = np.random.default_rng(rnd.seed)
+        configs = []
+        for i in range(rnd.trials):
+            values: dict[str, Any] = {}
+            for key in sorted(rnd.ranges):
+                lo, hi = rnd.ranges[key]
+                if key in INT_KEYS:
+                    values[key] = int(rng.integers(lo, hi + 1))
+                else:
+                    values[key] = float(f"{math.exp(rng.uniform(math.log(lo), math.log(hi))):.4g}")
+            configs.append(self.base.with_overrides(values, f"{where}.random[{i}]"))
+        return configs
 
     def table_keys(self) -> list[str]:
         """Columns naming a trial: lr, hidden_dim and reg (the assignment's axes), then any other searched key."""

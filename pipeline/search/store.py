@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import importlib
 import json
 import os
 from pathlib import Path
@@ -19,24 +18,30 @@ from typing import Any
 
 import numpy as np
 
-from ..fileio import load_npz, save_npz
-from ..persistence import data_fingerprint
-from ..training import TrainParams
+from pipeline.common.closure import import_closure
+from pipeline.nn.npz import load_npz, save_npz
+from pipeline.persistence import data_fingerprint
+from pipeline.search import trial as trial_module
+from pipeline.training import TrainParams
 
 DEFAULT_DIR = ".search_store"
 FORMAT = "search-trial/1"
-# The modules whose source decides a trial's numbers.
-CODE_MODULES = ("pipeline.layers", "pipeline.model", "pipeline.optim", "pipeline.preprocess", "pipeline.schedules",
-                "pipeline.solver", "pipeline.training", "pipeline.checkpoint", "pipeline.search.trial")
+TRIAL_CODE = "pipeline/search/trial.py"  # where the closure that keys a trial starts
 
 
-def code_fingerprint() -> str:
-    """SHA-256 of the training code's source files."""
+def code_fingerprint(root: str | os.PathLike | None = None) -> str:
+    """SHA-256 of the training code: every file of the import closure of the trial code
+    (`pipeline/search/trial.py`), the same closure dvc.yaml's code deps are made of.
+
+    `root` is the tree holding `pipeline/` (default: the one this module was imported from). Paths and
+    bytes both count, so moving, adding or editing any module a trial runs changes the key; a module
+    that cannot be found is an error (ImportClosureError), never left out.
+    """
+    root = Path(trial_module.__file__).resolve().parents[2] if root is None else Path(root).resolve()
     h = hashlib.sha256()
-    for name in CODE_MODULES:
-        with contextlib.suppress(ModuleNotFoundError):
-            h.update(name.encode())
-            h.update(Path(importlib.import_module(name).__file__).read_bytes())
+    for path in import_closure([root / TRIAL_CODE], root):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0")
+        h.update(path.read_bytes())
     return h.hexdigest()
 
 

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from ..checkpoint import load_checkpoint, save_checkpoint
-from ..errors import PipelineError
-from ..solver import Solver, TrainingDiverged
-from ..training import TrainParams, build_solver
+from pipeline.nn.checkpoint import load_checkpoint, save_checkpoint
+from pipeline.errors import PipelineError
+from pipeline.nn.solver import Solver, TrainingDiverged
+from pipeline.training import TrainParams, build_solver
 
 
 @dataclass(frozen=True)

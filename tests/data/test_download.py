@@ -9,7 +9,7 @@ import pytest
 from pipeline.data import official
 from pipeline.data.download import DownloadParams, download
 from pipeline.data.errors import DownloadError
-from pipeline.params import ParamsError, load_section
+from pipeline.common.params import ParamsError, load_section
 
 
 def _gz(files):

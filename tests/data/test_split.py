@@ -10,8 +10,8 @@ from pipeline.data import official
 from pipeline.data.errors import DataError, IdxError
 from pipeline.data.idx import decode_idx, encode_idx
 from pipeline.data.split import SplitParams, load_prepared, load_raw, prepare, split_indices
-from pipeline.fileio import save_npz
-from pipeline.params import ParamsError, load_section
+from pipeline.nn.npz import save_npz
+from pipeline.common.params import ParamsError, load_section
 
 TRAIN_N, TEST_N = 100, 20  # the tiny_mnist fixture's sizes
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.fileio import save_npz
+from pipeline.nn.npz import save_npz
 
 ROOT = Path(__file__).resolve().parents[2]
 STAGES = ("download", "split", "train", "search", "evaluate", "plot")
@@ -24,7 +24,7 @@ STAGES = ("download", "split", "train", "search", "evaluate", "plot")
 def outputs_of(stage: str) -> list[str]:
     """The files each stage writes in the workspace built below (relative paths)."""
     from pipeline.data import official
-    from pipeline.figures import FIGURES
+    from pipeline.plotting.figures import FIGURES
 
     return {
         "download": [f"data/raw/{n}" for n in official.NAMES] + ["data/raw_source.json"],

@@ -22,9 +22,10 @@ from pipeline.data.errors import ChecksumError, DataError, IdxError
 from pipeline.data.sources import fetch_folder
 from pipeline.data.split import SplitParams, load_prepared, prepare
 from pipeline.errors import PipelineError
-from pipeline.fileio import read_csv_columns, save_npz
-from pipeline.model import TwoLayerNet
-from pipeline.params import ParamsError, read_params
+from pipeline.nn.npz import save_npz
+from pipeline.common.fileio import read_csv_columns
+from pipeline.nn.model import TwoLayerNet
+from pipeline.common.params import ParamsError, read_params
 from pipeline.persistence import load_model, save_model
 
 GIB = 1 << 30
@@ -80,7 +81,7 @@ def test_oversized_model_and_split_files_are_refused(tmp_path, head):
 
 
 def test_npz_that_unpacks_to_too_much_is_refused_before_unpacking(tmp_path):
-    from pipeline.fileio import load_npz
+    from pipeline.nn.npz import load_npz
 
     path = tmp_path / "bomb.npz"
     save_npz(path, {"images": np.zeros(64 << 20, np.uint8)}, compress=True)  # 64 MiB in about 64 kB
@@ -242,7 +243,7 @@ HUGE_VALUES = {  # YAML text of each value
 @pytest.mark.parametrize("case", sorted(HUGE_VALUES))
 @pytest.mark.parametrize("key", ["lr", "num_epochs", "init"])
 def test_a_huge_value_is_shown_cut(tmp_path, case, key):
-    from pipeline.plan import check_plan
+    from pipeline.common.plan import check_plan
     from pipeline.training import TrainParams
 
     path = tmp_path / "params.yaml"
@@ -269,7 +270,7 @@ def test_billion_laughs_does_not_explode(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text("\n".join(lines) + "\n")
     from pipeline.data.download import DownloadParams
-    from pipeline.params import load_section
+    from pipeline.common.params import load_section
 
     start = time.monotonic()
     with pytest.raises(ParamsError) as info:

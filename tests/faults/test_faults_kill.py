@@ -18,17 +18,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.publish import TMP_DIR, recover
+from pipeline.common.publish import TMP_DIR, recover
 
-from e2e import ROOT, SMALL_PARAMS, Repo
+from support import ROOT, SMALL_PARAMS, Repo
 
 # ---- publish(): kills at random moments and between the renames ----
 
 OUTPUTS = ("a/one.bin", "a/two.bin", "b/three.bin", "c/d/four.bin", "five.json")
 VICTIM = """
 import os, signal, sys
-from pipeline.fileio import atomic_write
-from pipeline.publish import publish
+from pipeline.nn.npz import atomic_write
+from pipeline.common.publish import publish
 workspace, generation, kill_after = sys.argv[1], sys.argv[2], int(sys.argv[3])
 outputs = {outputs!r}
 os.chdir(workspace)

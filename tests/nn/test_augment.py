@@ -1,0 +1,179 @@
+"""pipeline.nn.augment: batch-vectorised shifts, affine maps and elastic distortions of uint8 digits."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pipeline.nn.augment import AugmentConfig, Augmenter, gaussian_matrix, make_augmenter
+from pipeline.nn.npz import save_npz
+from pipeline.plotting.augmentation import augment_config_of, augmentation_mosaic, plot_augmentation, plot_model_augmentation
+
+EVERYTHING = AugmentConfig(shift=2, rotation=15, scale=0.15, shear=15, elastic_alpha=34, elastic_sigma=4)
+CONFIGS = [AugmentConfig(shift=3), AugmentConfig(rotation=20), AugmentConfig(scale=0.2), AugmentConfig(shear=20),
+           AugmentConfig(elastic_alpha=34), EVERYTHING]
+
+
+def digits(n: int = 16, seed: int = 0) -> np.ndarray:
+    """uint8 (n, 784) images: a bright random blob in the middle of each, black border (like MNIST)."""
+    rng = np.random.default_rng(seed)
+    imgs = np.zeros((n, 28, 28), dtype=np.uint8)
+    imgs[:, 6:22, 8:20] = rng.integers(0, 256, (n, 16, 12), dtype=np.uint8)
+    return imgs.reshape(n, 784)
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: ",".join(f"{k}" for k, v in vars(c).items()
+                                                                      if v and k != "elastic_sigma"))
+def test_shape_dtype_range_and_change(config):
+    images = digits()
+    before = images.copy()
+    out = Augmenter(config)(images, np.random.default_rng(0))
+    assert out.shape == images.shape and out.dtype == np.uint8
+    assert np.array_equal(images, before), "the input batch must not be modified"
+    assert out.min() >= 0 and out.max() <= 255
+    assert not np.array_equal(out, images), "a non-zero magnitude must change some image"
+    # Ink is moved, not created: total brightness stays of the same order.
+    ratio = out.sum(dtype=np.int64) / images.sum(dtype=np.int64)
+    assert 0.6 < ratio < 1.6
+
+
+def test_three_d_batches_keep_their_shape():
+    images = digits(4).reshape(4, 28, 28)
+    out = Augmenter(EVERYTHING)(images, np.random.default_rng(0))
+    assert out.shape == (4, 28, 28) and out.dtype == np.uint8
+
+
+def test_deterministic_per_seed_and_different_across_seeds():
+    images = digits()
+    aug = Augmenter(EVERYTHING)
+    a = aug(images, np.random.default_rng(5))
+    b = Augmenter(EVERYTHING)(images, np.random.default_rng(5))
+    c = aug(images, np.random.default_rng(6))
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_each_image_gets_its_own_transform():
+    one = digits(1)
+    out = Augmenter(AugmentConfig(rotation=30, elastic_alpha=20))(np.repeat(one, 8, axis=0), np.random.default_rng(0))
+    assert len({row.tobytes() for row in out}) == 8
+
+
+def test_zero_magnitude_is_the_identity():
+    images = digits()
+    rng = np.random.default_rng(0)
+    out = Augmenter(AugmentConfig())(images, rng)
+    assert np.array_equal(out, images)
+    # Degenerate but non-zero settings that map every pixel to itself go through the same arithmetic.
+    assert np.array_equal(Augmenter(AugmentConfig(scale=1e-12, rotation=1e-12))(images, rng), images)
+    assert make_augmenter(AugmentConfig()) is None
+    assert make_augmenter(None) is None
+    assert isinstance(make_augmenter(AugmentConfig(shift=1)), Augmenter)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_shift_by_k_moves_a_known_pattern_by_k(k):
+    pattern = np.zeros((28, 28), dtype=np.uint8)
+    pattern[10:14, 12:15] = np.arange(1, 13, dtype=np.uint8).reshape(4, 3) * 20
+    images = np.repeat(pattern.reshape(1, 784), 64, axis=0)
+    out = Augmenter(AugmentConfig(shift=k))(images, np.random.default_rng(1)).reshape(-1, 28, 28)
+    moves = set()
+    for img in out:
+        ys, xs = np.nonzero(img)
+        dy, dx = int(ys.min()) - 10, int(xs.min()) - 12
+        assert max(abs(dy), abs(dx)) <= k
+        assert np.array_equal(img, np.roll(pattern, (dy, dx), axis=(0, 1))), "a shift moves pixels exactly"
+        moves.add((dy, dx))
+    assert (k, k) in moves or (-k, -k) in moves or (k, -k) in moves or (-k, k) in moves
+    assert len(moves) >= min((2 * k + 1) ** 2, 20), "shifts are drawn per image over the whole range"
+
+
+def test_shift_beyond_the_border_reads_zeros():
+    images = np.full((32, 784), 255, dtype=np.uint8)
+    out = Augmenter(AugmentConfig(shift=3))(images, np.random.default_rng(0)).reshape(-1, 28, 28)
+    for img in out:
+        assert (img == 0).any() or (img == 255).all()
+        assert set(np.unique(img)) <= {0, 255}
+
+
+def test_rotation_turns_about_the_centre():
+    images = digits(4)
+    out = Augmenter(AugmentConfig(rotation=1e-9))(images, np.random.default_rng(0))
+    assert np.array_equal(out, images)
+    img = np.zeros((1, 28, 28), dtype=np.uint8)
+    img[0, 13:15, 13:15] = 200  # the centre 2x2 block is invariant under any rotation about the centre
+    out = Augmenter(AugmentConfig(rotation=90))(np.repeat(img.reshape(1, 784), 8, axis=0), np.random.default_rng(0))
+    assert (out.reshape(-1, 28, 28)[:, 13:15, 13:15] > 100).all()
+
+
+def test_labels_are_untouched_by_construction():
+    # The hook sees images only; the Solver keeps the batch's labels as they are.
+    aug = Augmenter(EVERYTHING)
+    with pytest.raises(TypeError):
+        aug(digits(), np.random.default_rng(0), np.zeros(16))  # no labels parameter to change
+
+
+def test_bad_inputs_are_named():
+    aug = Augmenter(AugmentConfig(shift=1))
+    with pytest.raises(ValueError, match="uint8"):
+        aug(digits().astype(np.float32), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="28x28"):
+        aug(np.zeros((3, 100), dtype=np.uint8), np.random.default_rng(0))
+    for kwargs, word in [({"shift": -1}, "shift"), ({"scale": 1.0}, "scale"), ({"elastic_sigma": 0.0}, "elastic_sigma"),
+                         ({"rotation": -5.0}, "rotation")]:
+        with pytest.raises(ValueError, match=word):
+            AugmentConfig(**kwargs)
+
+
+def test_gaussian_matrix_smooths_like_a_normalised_filter():
+    g = gaussian_matrix(28, 2.0)
+    assert g.shape == (28, 28)
+    assert np.allclose(g[14].sum(), 1.0, atol=1e-4)  # interior row: the whole kernel
+    assert g[0].sum() < 0.9  # at the edge part of the kernel falls outside (zeros beyond the image)
+    assert np.allclose(g, g.T)
+    v = np.random.default_rng(0).uniform(-1, 1, 28)
+    assert np.std(g @ v) < 0.5 * np.std(v)
+
+
+def test_elastic_displacement_grows_with_alpha():
+    images = digits(32)
+    small = Augmenter(AugmentConfig(elastic_alpha=5))(images, np.random.default_rng(0))
+    large = Augmenter(AugmentConfig(elastic_alpha=60))(images, np.random.default_rng(0))
+    diff = lambda a: np.abs(a.astype(np.int32) - images).mean()  # noqa: E731
+    assert 0 < diff(small) < diff(large)
+
+
+def test_mosaic_and_figure(tmp_path):
+    images = digits(3)
+    mosaic = augmentation_mosaic(images, EVERYTHING, versions=4, seed=0)
+    assert mosaic.shape == (3 * 29 - 1, 5 * 29 - 1)
+    assert np.array_equal(mosaic[:28, :28], images[0].reshape(28, 28))  # first column: the originals
+    assert np.isnan(mosaic[28, 0]) and np.isnan(mosaic[0, 28])
+    assert np.array_equal(mosaic, augmentation_mosaic(images, EVERYTHING, versions=4, seed=0), equal_nan=True)
+    p1 = plot_augmentation(images, EVERYTHING, tmp_path / "a.png", versions=4)
+    p2 = plot_augmentation(images, EVERYTHING, tmp_path / "b.png", versions=4)
+    assert p1.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert p1.read_bytes() == p2.read_bytes(), "same inputs, same PNG bytes"
+    with pytest.raises(ValueError, match="uint8"):
+        augmentation_mosaic(images.astype(np.float64), EVERYTHING)
+
+
+def test_plot_stage_figure_follows_the_train_stage_model(tmp_path):
+    from pipeline.training import TrainParams, build_model, save_trained
+
+    images = digits(20)
+    labels = (np.arange(20) % 10).astype(np.uint8)
+    save_npz(tmp_path / "test.npz", {"images": images, "labels": labels})
+    data = {"X_train": images, "y_train": labels}
+    for name, cfg in (("off", TrainParams()), ("on", TrainParams(augment_shift=2, augment_elastic_alpha=30))):
+        save_trained(tmp_path / f"{name}.npz", build_model(cfg, images), cfg, data, 0.5)
+    assert plot_model_augmentation(tmp_path / "off.npz", tmp_path / "test.npz", tmp_path / "off.png") is None
+    assert not (tmp_path / "off.png").exists()
+    out = plot_model_augmentation(tmp_path / "on.npz", tmp_path / "test.npz", tmp_path / "on.png")
+    assert out == tmp_path / "on.png" and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_augment_config_of_a_recorded_config():
+    assert augment_config_of({"hidden_dim": 25}) == AugmentConfig()
+    assert augment_config_of({"augment_shift": 2, "augment_rotation": 5.0}) == AugmentConfig(shift=2, rotation=5.0)
+    with pytest.raises(ValueError, match="model.npz: train_config: bad augmentation"):
+        augment_config_of({"augment_scale": 2.0}, "model.npz: train_config")
