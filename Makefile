@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Extra `dvc repro` options, e.g. `make repro REPRO_FLAGS=--pull` (restore from a DVC remote's run-cache).
 REPRO_FLAGS ?=
-# The OpenBLAS kernels the committed outputs were computed with (README: Reproducibility). Other
+# The OpenBLAS kernels the committed outputs were computed with (docs/reproducibility.md). Other
 # kernels round differently, so `dvc repro -f` would not give the committed bytes. Kept if already set.
 export OPENBLAS_CORETYPE ?= Haswell
 export OPENBLAS_L2_SIZE ?= 512

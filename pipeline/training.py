@@ -44,7 +44,7 @@ class TrainParams:
     num_epochs: int = param(integer(1), 10, "epochs")
     train_acc_samples: int | None = param(integer(1, none_ok=True), None, "train-accuracy subsample; null = all")
     seed: int = param(integer(0), 0, "seeds the initial weights, the minibatch order, dropout masks and augmentation")
-    # Beyond the assignment (see README, "Beyond the assignment: recipes"); the defaults switch them all off.
+    # Beyond the assignment (docs/recipes.md); the defaults switch them all off.
     dropout: float = param(number(0, 1), 0.0, "hidden-unit drop probability in training (inverted dropout), < 1")
     label_smoothing: float = param(number(0, 1), 0.0, "eps of the smoothed targets (1 - eps) one-hot + eps / C, < 1")
     patience: int | None = param(integer(1, none_ok=True), None,
