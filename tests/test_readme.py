@@ -235,6 +235,29 @@ def test_links_point_at_files_that_exist():
     assert [link for link in local if not (ROOT / link).exists()] == []
 
 
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+@pytest.mark.parametrize("page", ["README.md", "benchmarks/README.md", *sorted(
+    p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md"))])
+def test_links_between_pages_and_their_anchors_exist(page):
+    text = (ROOT / page).read_text()
+    broken = []
+    for target, anchor in re.findall(r"\]\(([^)#\s]*)(?:#([\w-]+))?\)", text):
+        if "://" in target:
+            continue
+        path = ((ROOT / page).parent / target).resolve() if target else ROOT / page
+        if not path.exists():
+            broken.append(target)
+        elif anchor and path.suffix == ".md":
+            headings = re.findall(r"^#+ (.*)$", path.read_text(), re.M)
+            if anchor not in {slug(h) for h in headings}:
+                broken.append(f"{target}#{anchor}")
+    assert broken == []
+
+
 def test_every_docs_page_is_linked_from_the_readme():
     text = README.read_text()
     pages = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "docs").glob("*.md"))
