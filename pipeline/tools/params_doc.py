@@ -16,6 +16,7 @@ import importlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Iterator
 
 from ruamel.yaml import YAML
@@ -54,21 +55,41 @@ class Key:
     doc: str
 
 
+def _resolve(node: ast.expr, imported: dict[str, str]) -> Any:
+    """The object a stage script's `Class` or `module.Class` expression names, through its imports."""
+    if isinstance(node, ast.Attribute):
+        base = _resolve(node.value, imported)
+        if isinstance(base, ModuleType) and not hasattr(base, node.attr):  # a submodule not imported yet
+            return importlib.import_module(f"{base.__name__}.{node.attr}")
+        return getattr(base, node.attr)
+    if isinstance(node, ast.Name) and node.id in imported:
+        module, _, attr = imported[node.id].rpartition(":")
+        return getattr(importlib.import_module(module), attr) if module else importlib.import_module(attr)
+    raise LookupError(ast.unparse(node))
+
+
 def loaded_sections(script: Path) -> Iterator[tuple[str, type]]:
     """(section, dataclass) for every `load_section(Class, "section", ...)` call in a stage script."""
     tree = ast.parse(script.read_text(encoding="utf-8"), str(script))
-    imported = {alias.asname or alias.name: (node.module, alias.name)
-                for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
-                for alias in node.names}
+    imported: dict[str, str] = {}  # name in the script -> "module:attr" (from-import) or "module" (import)
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "load_section"
-                and len(node.args) >= 2 and isinstance(node.args[0], ast.Name)
-                and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):
-            if node.args[0].id not in imported:
-                raise ParamsDocError(f"{script}: load_section({node.args[0].id}, ...) names a class the script "
-                                     "does not import by name (from <module> import <Class>)")
-            module, name = imported[node.args[0].id]
-            yield node.args[1].value, getattr(importlib.import_module(module), name)
+        if isinstance(node, ast.ImportFrom) and node.module:
+            imported.update({a.asname or a.name: f"{node.module}:{a.name}" for a in node.names})
+        elif isinstance(node, ast.Import):
+            imported.update({a.asname or a.name.split(".")[0]: a.name if a.asname else a.name.split(".")[0]
+                             for a in node.names})
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "load_section"):
+            continue
+        if len(node.args) < 2 or not (isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):
+            raise ParamsDocError(f"{script}:{node.lineno}: load_section needs the dataclass and the section name "
+                                 "as its first two arguments, the name as a literal string")
+        try:
+            cls = _resolve(node.args[0], imported)
+        except (LookupError, AttributeError, ImportError):
+            raise ParamsDocError(f"{script}: load_section({ast.unparse(node.args[0])}, ...) names a class the "
+                                 "script does not import") from None
+        yield node.args[1].value, cls
 
 
 def sections(root: Path = ROOT) -> list[Section]:

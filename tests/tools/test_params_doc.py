@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.common.params import allowed, integer, list_of, number, read_params, text
 from pipeline.search.settings import RUNTIME_KEYS, SearchParams
-from pipeline.tools.params_doc import ParamsDocError, keys, main, render, sections
+from pipeline.tools.params_doc import ParamsDocError, keys, loaded_sections, main, render, sections
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "params.md"
@@ -98,7 +98,7 @@ def test_a_stage_whose_class_is_not_imported_by_name_is_refused(tmp_path):
         shutil.copy(script, tmp_path / "stages" / script.name)
     train = tmp_path / "stages" / "train.py"
     train.write_text(train.read_text().replace("load_section(TrainParams,", "load_section(Unknown,"))
-    with pytest.raises(ParamsDocError, match=r"stages/train.py: load_section\(Unknown, \.\.\.\) names a class"):
+    with pytest.raises(ParamsDocError, match=r"stages/train.py: load_section\(Unknown, \.\.\.\) names a class the script does not import"):
         render(tmp_path)
 
 
@@ -106,3 +106,17 @@ def test_every_key_of_params_yaml_carries_a_comment():
     bare = [f"params.yaml:{n}: {line.strip()}" for n, line in enumerate((ROOT / "params.yaml").read_text().splitlines(), 1)
             if re.match(r"^\s*[\w-]+:", line) and "#" not in line]
     assert bare == []
+
+
+def test_a_class_named_through_its_module_is_found(tmp_path):
+    script = tmp_path / "stage.py"
+    script.write_text("import pipeline.training\nfrom pipeline import evaluate as ev\n"
+                      "from pipeline.common.params import load_section\n"
+                      "a = load_section(pipeline.training.TrainParams, 'train')\n"
+                      "b = load_section(ev.EvaluateParams, 'evaluate')\n")
+    found = dict(loaded_sections(script))
+    assert found["train"].__name__ == "TrainParams" and found["evaluate"].__name__ == "EvaluateParams"
+    script.write_text("from pipeline.common.params import load_section\nsection = 'train'\n"
+                      "a = load_section(TrainParams, section)\n")
+    with pytest.raises(ParamsDocError, match=r"stage.py:3: load_section needs .* the name as a literal string"):
+        dict(loaded_sections(script))
