@@ -5,14 +5,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Extra `dvc repro` options, e.g. `make repro REPRO_FLAGS=--pull` (restore from a DVC remote's run-cache).
 REPRO_FLAGS ?=
-# The OpenBLAS kernels the committed outputs were computed with (README: Reproducibility). Other
+# The OpenBLAS kernels the committed outputs were computed with (docs/reproducibility.md). Other
 # kernels round differently, so `dvc repro -f` would not give the committed bytes. Kept if already set.
 export OPENBLAS_CORETYPE ?= Haswell
 export OPENBLAS_L2_SIZE ?= 512
 # Stage commands say `python ...`: run them with the virtualenv's interpreter.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: install repro test check-repro bench clean-venv
+.PHONY: install repro test check-repro bench docs clean-venv
 
 install: $(STAMP)
 
@@ -35,6 +35,9 @@ check-repro: install  ## clone HEAD into a temp folder, rerun the pipeline there
 
 bench: install  ## training-speed benchmark (PyTorch comparison needs `pip install -r requirements-bench.txt`)
 	$(BIN)/python benchmarks/bench_training.py
+
+docs: install  ## regenerate docs/params.md from the param(...) declarations of the code
+	$(BIN)/python -m pipeline.tools.params_doc
 
 clean-venv:
 	rm -rf $(VENV)

@@ -12,10 +12,10 @@ Sections (all on params.yaml:search, optionally with fewer epochs / training ima
   overhead   N tiny trials (1 epoch, 8 hidden units, 100 images) in this process vs on a Dask
              LocalCluster of 1 worker: Dask's cost per trial.
   kill       the search stage killed with kill -9 after --kill-after seconds, then rerun: the rerun's
-             wall time without the trial store (what a kill cost before) and with it.
+             wall time without the trial store and with it.
 
-Every figure is a ratio or a wall time from this one run; the machine may be shared, so the
-README quotes them with the time they were taken.
+Every figure is a ratio or a wall time from this one run; the machine may be shared, so
+benchmarks/README.md gives each with the date and conditions it was taken under.
 
   python benchmarks/bench_search.py --sections executors halving overhead kill
   python benchmarks/bench_search.py --epochs 2 --train-size 11000 --sections executors kill

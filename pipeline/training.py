@@ -25,15 +25,15 @@ class TrainParams:
 
     hidden_dim: int = param(integer(1, 65536), 25, "hidden units")
     init: str = param(choice(*INITS), "normal", "weight init: normal (std weight_scale) or he")
-    weight_scale: float = param(number(0, lo_open=True), 1e-3, "std of the normal init")
+    weight_scale: float = param(number(0, lo_open=True), 1e-3, "std of the initial weights; used only with init: normal")
     input_scaling: str = param(choice(*MODES), "raw", "raw 0-255, unit [0,1], unit_centered")
     dtype: str = param(choice(*DTYPES), "float32", "float32 or float64")
     update_rule: str = param(choice(*UPDATE_RULES), "sgd", "optimizer")
     lr: float = param(number(0, lo_open=True), 1e-3, "learning rate")
-    momentum: float = param(number(0, 1), 0.9, "momentum / nesterov coefficient")
-    beta1: float = param(number(0, 1), 0.9, "Adam beta1")
-    beta2: float = param(number(0, 1), 0.999, "Adam beta2")
-    epsilon: float = param(number(0, lo_open=True), 1e-8, "Adam epsilon")
+    momentum: float = param(number(0, 1), 0.9, "momentum coefficient; used only by momentum and nesterov")
+    beta1: float = param(number(0, 1), 0.9, "Adam beta1; used only by adam")
+    beta2: float = param(number(0, 1), 0.999, "Adam beta2; used only by adam")
+    epsilon: float = param(number(0, lo_open=True), 1e-8, "Adam epsilon; used only by adam")
     schedule: str = param(choice(*SCHEDULES), "exponential", "learning-rate schedule")
     lr_decay: float = param(number(0, lo_open=True), 1.0, "per-epoch multiplicative decay (exponential)")
     step_size: int = param(integer(1), 5, "epochs per step (step schedule)")
@@ -43,8 +43,8 @@ class TrainParams:
     batch_size: int = param(integer(1), 200, "minibatch size")
     num_epochs: int = param(integer(1), 10, "epochs")
     train_acc_samples: int | None = param(integer(1, none_ok=True), None, "train-accuracy subsample; null = all")
-    seed: int = param(integer(0), 0, "seed of the init and of the minibatch order")
-    # Beyond the assignment (see README, "Beyond the assignment: recipes"); the defaults switch them all off.
+    seed: int = param(integer(0), 0, "seeds the initial weights, the minibatch order, dropout masks and augmentation")
+    # Beyond the assignment (docs/recipes.md); the defaults switch them all off.
     dropout: float = param(number(0, 1), 0.0, "hidden-unit drop probability in training (inverted dropout), < 1")
     label_smoothing: float = param(number(0, 1), 0.0, "eps of the smoothed targets (1 - eps) one-hot + eps / C, < 1")
     patience: int | None = param(integer(1, none_ok=True), None,

@@ -106,9 +106,9 @@ def test_verbose_logs_through_callback(data):
     assert quiet == []
 
 
-# sha256 of W1, b1, W2, b2 after training on fixed synthetic data, recorded before the Solver could pause
-# (commit 89a200b) in each OpenBLAS setting we ran: the training loop's arithmetic must not change, or the
-# default pipeline's outputs would. The first key is this project's environment (see README, Speed).
+# sha256 of W1, b1, W2, b2 after training on fixed synthetic data, in each OpenBLAS setting: the training
+# loop's arithmetic must not change, or the default pipeline's outputs would. The first key is the
+# project's environment (docs/reproducibility.md).
 GOLDEN = {
     ("Haswell", "512"): {"sgd": "5d9b94db2c015d6d97e8297400e16ee917291335ae927316514c829393763b43",
                          "adam_cosine": "12cedd15ba750192f815ec7f00d463b3cb5723dbd067b78baf953f2e24323858"},

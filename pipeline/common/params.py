@@ -44,7 +44,7 @@ def integer(lo: int | None = None, hi: int | None = None, none_ok: bool = False)
             raise _fail(where, v, span)
         return v
 
-    return rule
+    return allowing(span, rule)
 
 
 def number(lo: float | None = None, hi: float | None = None, lo_open: bool = False) -> Rule:
@@ -64,29 +64,32 @@ def number(lo: float | None = None, hi: float | None = None, lo_open: bool = Fal
             raise _fail(where, v, span)
         return v
 
-    return rule
+    return allowing(span, rule)
 
 
 def choice(*options: str) -> Rule:
     """One of the given strings."""
+    span = "one of " + ", ".join(options)
 
     def rule(where: str, v: Any) -> Any:
         if v not in options:
-            raise _fail(where, v, "one of " + ", ".join(options))
+            raise _fail(where, v, span)
         return v
 
-    return rule
+    return allowing(span, rule)
 
 
-def text() -> Rule:
-    """A non-empty string."""
+def text(none_ok: bool = False) -> Rule:
+    """A non-empty string; None too if `none_ok`."""
 
     def rule(where: str, v: Any) -> Any:
+        if v is None and none_ok:
+            return None
         if not isinstance(v, str) or not v:
             raise _fail(where, v, "a non-empty string")
         return v
 
-    return rule
+    return allowing("a non-empty string" + (" or null" if none_ok else ""), rule)
 
 
 def list_of(item: Rule, min_len: int = 1) -> Rule:
@@ -97,7 +100,28 @@ def list_of(item: Rule, min_len: int = 1) -> Rule:
             raise _fail(where, v, f"a list of at least {min_len} item(s)")
         return tuple(item(f"{where}[{i}]", x) for i, x in enumerate(v))
 
+    return allowing(f"a list of at least {min_len} item(s), each {allowed(item)}", rule)
+
+
+def section(cls: type) -> Rule:
+    """A nested mapping validated as the dataclass `cls` (its keys are documented as `<key>.<field>`)."""
+
+    def rule(where: str, v: Any) -> Any:
+        return from_mapping(cls, v, where)
+
+    rule.section = cls  # type: ignore[attr-defined]
+    return allowing(f"a mapping of the keys below ({cls.__name__})", rule)
+
+
+def allowing(description: str, rule: Rule) -> Rule:
+    """Attach to `rule` the words that say what it accepts (read by the params reference, docs/params.md)."""
+    rule.allowed = description  # type: ignore[attr-defined]
     return rule
+
+
+def allowed(rule: Rule) -> str:
+    """What `rule` accepts, in words; a rule declared without a description says so."""
+    return getattr(rule, "allowed", "(undescribed rule)")
 
 
 def param(rule: Rule, default: Any = dataclasses.MISSING, doc: str = "") -> Any:

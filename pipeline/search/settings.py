@@ -8,7 +8,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from pipeline.common.params import ParamsError, choice, from_mapping, integer, number, param, text
+from pipeline.common.params import ParamsError, allowing, choice, from_mapping, integer, param, section, text
 from pipeline.training import TrainParams
 
 GRID_KEYS = tuple(f.name for f in fields(TrainParams) if f.name != "seed")
@@ -35,8 +35,7 @@ def _grid_rule(where: str, value: Any) -> dict[str, tuple[Any, ...]]:
     return grid
 
 
-def _base_rule(where: str, value: Any) -> TrainParams:
-    return TrainParams.from_dict(value, where)
+allowing("a mapping of train keys (not seed) to non-empty lists of values", _grid_rule)
 
 
 def _ranges_rule(where: str, value: Any) -> dict[str, tuple[float, float]]:
@@ -55,6 +54,9 @@ def _ranges_rule(where: str, value: Any) -> dict[str, tuple[float, float]]:
             raise ParamsError(f"{where}.{key} = {span!r} is not allowed: expected [low, high], {kind} with 0 < low <= high")
         ranges[key] = (span[0], span[1]) if key in INT_KEYS else (float(span[0]), float(span[1]))
     return ranges
+
+
+allowing("a mapping of train keys to [low, high], 0 < low <= high (integers for hidden_dim, batch_size)", _ranges_rule)
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ class HalvingParams:
 class DaskParams:
     """search.dask: where the scheduler is (does not change results)."""
 
-    address: str | None = param(lambda w, v: None if v is None else text()(w, v), None,
+    address: str | None = param(text(none_ok=True), None,
                                 "scheduler address, e.g. tcp://10.0.0.1:8786; null = $DASK_SCHEDULER_ADDRESS")
 
 
@@ -93,13 +95,13 @@ class SearchParams:
     """params.yaml:search: strategy and candidates, the training settings shared by every trial, the runtime."""
 
     grid: dict[str, tuple[Any, ...]] = param(_grid_rule, doc="train keys mapped to lists of values")
-    base: TrainParams = param(_base_rule, doc="training settings shared by every trial")
+    base: TrainParams = param(section(TrainParams), doc="training settings shared by every trial")
     strategy: str = param(choice(*STRATEGIES), "grid", "grid | random | halving")
-    random: RandomParams = param(lambda w, v: from_mapping(RandomParams, v, w), RandomParams(), "random sampling")
-    halving: HalvingParams = param(lambda w, v: from_mapping(HalvingParams, v, w), HalvingParams(), "halving")
+    random: RandomParams = param(section(RandomParams), RandomParams(), "random sampling")
+    halving: HalvingParams = param(section(HalvingParams), HalvingParams(), "halving")
     workers: int = param(integer(0), 0, "worker processes; 0 = one per CPU core")
     executor: str = param(choice(*EXECUTORS), "local", "local process pool | serial (in-process) | dask")
-    dask: DaskParams = param(lambda w, v: from_mapping(DaskParams, v, w), DaskParams(), "Dask scheduler")
+    dask: DaskParams = param(section(DaskParams), DaskParams(), "Dask scheduler")
 
     def trials(self, where: str = "params.yaml:search") -> list[TrainParams]:
         """The candidate configurations as validated configs, in trial order."""
