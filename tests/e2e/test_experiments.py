@@ -1,10 +1,15 @@
 """DVC experiments on a throwaway copy of the project (small settings): each queued run imports the
-`pipeline/` of its own queued commit, whatever the workspace holds when the queue runs."""
+`pipeline/` of its own queued commit, whatever the workspace holds when the queue runs; a recipe's
+printed command trains the same whatever ran before; a sweep queues every combination."""
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import re
+import shlex
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -95,3 +100,67 @@ def test_a_queued_run_imports_its_queued_code_not_the_workspaces(tmp_path):
     assert lock_md5(repo, rev, "train", TRAINING) == hashlib.md5(marked).hexdigest()
     assert "QUEUED-CODE-MARKER" not in (repo.path / TRAINING).read_text()
 
+
+# ---- recipes: the printed command trains exactly the recipe, whatever ran before ----
+
+def small_recipes(repo: Repo) -> dict[str, dict[str, Any]]:
+    """Shrink the copy's recipes to small settings (their other keys kept) and commit; {name: train overrides}."""
+    import yaml
+
+    recipes = {}
+    for name in ("plain", "augmented"):
+        path = repo.path / "recipes" / f"{name}.yaml"
+        train = {**yaml.safe_load(path.read_text())["train"], "hidden_dim": 16, "num_epochs": 2}
+        path.write_text(yaml.safe_dump({"train": train}, sort_keys=False))
+        recipes[name] = train
+    repo.git("commit", "-q", "-am", "small recipes")
+    return recipes
+
+
+def run_recipe(repo: Repo, name: str) -> str:
+    """Run the line `python -m pipeline.tools.recipe NAME` prints, as printed; its output."""
+    line = repo.run(sys.executable, "-m", "pipeline.tools.recipe", name).stdout
+    assert line.startswith(f"dvc exp run -n {name} -S train.")
+    return repo.run(*shlex.split(line)).stdout
+
+
+def test_recipe_commands_train_exactly_the_recipe_whatever_ran_before(tmp_path):
+    import yaml
+
+    repo = Repo.create(tmp_path)
+    recipes = small_recipes(repo)
+    head = yaml.safe_load(repo.read("params.yaml"))["train"]
+    # Another experiment first: it leaves keys of neither recipe changed in the workspace's params.yaml.
+    repo.dvc("exp", "run", "-n", "other", "-S", "train.augment_shift=2", "-S", "train.patience=3",
+             "-S", "train.weight_scale=0.01", "-S", "train.label_smoothing=0.2")
+    for name in ("plain", "augmented"):
+        run_recipe(repo, name)
+        assert experiments(repo)[name]["params"]["train"] == {**head, **recipes[name]}, name
+    first = experiments(repo)["plain"]
+    repo.dvc("exp", "remove", "plain")
+    again = run_recipe(repo, "plain")  # after augmented: the same params, so the same run, restored
+    assert "Stage 'train' is cached - skipping run" in again
+    assert experiments(repo)["plain"]["params"] == first["params"]
+    assert experiments(repo)["plain"]["metrics"] == first["metrics"]
+
+
+# ---- sweeps: DVC's comma syntax queues every combination ----
+
+def test_a_two_by_two_sweep_queues_and_runs_four_experiments(tmp_path):
+    repo = Repo.create(tmp_path)
+    repo.dvc("exp", "run", "--queue", "-S", "train.reg=0.1,0.01", "-S", "train.hidden_dim=16,24")
+    assert len(re.findall(r"\bQueued\b", repo.dvc("queue", "status").stdout)) == 4
+    status = run_queue(repo, jobs=2)
+    assert len(re.findall(r"\bSuccess\b", status)) == 4 and "Failed" not in status, status
+    exps = experiments(repo)
+    assert sorted((e["params"]["train"]["reg"], e["params"]["train"]["hidden_dim"]) for e in exps.values()) == \
+        [(0.01, 16), (0.01, 24), (0.1, 16), (0.1, 24)]
+    assert len({json.dumps(e["metrics"]["metrics/train.json"], sort_keys=True) for e in exps.values()}) == 4
+    # The README's comparison: only what differs, best test accuracy first.
+    table = repo.dvc("exp", "show", "--only-changed", "--csv", "--sort-by", "metrics/evaluate.json:model.test_acc",
+                     "--sort-order", "desc").stdout
+    rows = [r for r in csv.DictReader(io.StringIO(table)) if r["Experiment"] in exps]
+    accs = [float(r["model.test_acc"]) for r in rows]
+    assert len(rows) == 4 and accs == sorted(accs, reverse=True)
+    assert accs == sorted((e["metrics"]["metrics/evaluate.json"]["model"]["test_acc"] for e in exps.values()),
+                          reverse=True)
