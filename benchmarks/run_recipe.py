@@ -9,7 +9,7 @@ time when other work shares the machine.
 
   python benchmarks/run_recipe.py --recipe plain --seeds 0 1 2
   python benchmarks/run_recipe.py --recipe augmented --seeds 0 --save reports/recipe_augmented.json
-  python benchmarks/run_recipe.py --recipe plain --print-command     # the `dvc exp run -S ...` line
+  python benchmarks/run_recipe.py --recipe plain --print-command     # python -m pipeline.tools.recipe plain
   python benchmarks/run_recipe.py --recipe augmented --figure docs/augmentation.png  # its distortions, no training
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import statistics
 import sys
 import time
@@ -33,44 +34,18 @@ from pipeline.data.split import load_prepared  # noqa: E402
 from pipeline.evaluate import evaluate  # noqa: E402
 from pipeline.common.params import ParamsError, read_params  # noqa: E402
 from pipeline.plotting.augmentation import example_digits, plot_augmentation  # noqa: E402
+from pipeline.tools.recipe import dvc_command, load_recipe, recipe_path  # noqa: E402
 from pipeline.training import TrainParams, load_solver_data, train  # noqa: E402
-
-
-def recipe_path(name: str) -> Path:
-    """recipes/NAME.yaml for a bare name, else the given path."""
-    p = Path(name)
-    return p if p.suffix in (".yaml", ".yml") else ROOT / "recipes" / f"{name}.yaml"
-
-
-def load_recipe(name: str) -> dict[str, Any]:
-    """The recipe's train overrides, checked to be a mapping of known training keys."""
-    path = recipe_path(name)
-    if not path.exists():
-        known = sorted(p.stem for p in (ROOT / "recipes").glob("*.yaml"))
-        raise ParamsError(f"{path}: no such recipe; known recipes: {', '.join(known) or 'none'}")
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict) or set(data) != {"train"} or not isinstance(data["train"], dict):
-        raise ParamsError(f"{path}: expected one mapping `train:` of params.yaml:train overrides")
-    return data["train"]
 
 
 def recipe_config(name: str, params_file: str | os.PathLike, seed: int | None = None) -> TrainParams:
     """params.yaml:train with the recipe's overrides (and `seed`), validated."""
     base = read_params(params_file).get("train")
     config = TrainParams.from_dict(base, f"{Path(params_file).name}:train")
-    overrides = dict(load_recipe(name))
+    overrides = dict(load_recipe(name, ROOT))
     if seed is not None:
         overrides["seed"] = seed
-    return config.with_overrides(overrides, f"{recipe_path(name).name}:train")
-
-
-def dvc_command(name: str) -> str:
-    """The `dvc exp run` line that applies the recipe to the pipeline's train stage."""
-    def fmt(v: Any) -> str:
-        return "null" if v is None else repr(v) if isinstance(v, float) else str(v)
-
-    sets = " ".join(f"-S train.{k}={fmt(v)}" for k, v in load_recipe(name).items())
-    return f"dvc exp run -n {Path(name).stem} {sets}"
+    return config.with_overrides(overrides, f"{recipe_path(name, ROOT).name}:train")
 
 
 def run_seed(config: TrainParams, data: dict, test: tuple, progress: bool) -> dict[str, Any]:
@@ -114,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         if args.print_command:
-            print(dvc_command(args.recipe))
+            print(shlex.join(dvc_command(args.recipe, ROOT)))
             return 0
         if args.figure:
             config = recipe_config(args.recipe, args.params)
@@ -152,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     summary = summarise(rows)
     result = {"recipe": args.recipe, "command": "python benchmarks/run_recipe.py " + " ".join(sys.argv[1:] if argv is None else argv),
-              "dvc_command": dvc_command(args.recipe),
+              "dvc_command": shlex.join(dvc_command(args.recipe, ROOT)),
               "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith(("OPENBLAS_", "OMP_"))},
               "config": {k: v for k, v in vars(config).items() if k != "seed"},
               "seeds": rows, "summary": summary}

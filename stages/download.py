@@ -21,4 +21,4 @@ if __name__ == "__main__":
                           "MNIST IDX files, each verified by SHA-256. The source is download.source in params.yaml.")
     parser.add_argument("--out", default="data/raw", help="folder for the IDX files")
     parser.add_argument("--record", default="data/raw_source.json", help="JSON recording which source served the files")
-    run_stage(main, parser)
+    run_stage(main, parser, script=__file__)

@@ -38,4 +38,4 @@ if __name__ == "__main__":
     parser.add_argument("--metrics", default="metrics/evaluate.json", help="metrics JSON")
     parser.add_argument("--plots", default="plots/evaluate",
                         help="folder for confusion_{model,best}.csv and per_class_acc.csv")
-    run_stage(main, parser)
+    run_stage(main, parser, script=__file__)

@@ -35,4 +35,4 @@ if __name__ == "__main__":
     parser.add_argument("--confusion", default="plots/evaluate/confusion_best.csv", help="best model's test predictions")
     parser.add_argument("--test", default="data/prepared/test.npz", help="test split (for the misclassified digits)")
     parser.add_argument("--search", default="reports/search_results.csv", help="search results table")
-    run_stage(main, parser)
+    run_stage(main, parser, script=__file__)

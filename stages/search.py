@@ -80,4 +80,4 @@ if __name__ == "__main__":
     parser.add_argument("--store", default=DEFAULT_DIR,
                         help="trial store: finished trials and checkpoints, reused by a rerun ('' = none); "
                              "clear it with rm -rf")
-    run_stage(main, parser)
+    run_stage(main, parser, script=__file__)

@@ -19,4 +19,4 @@ if __name__ == "__main__":
     parser.add_argument("--raw", default="data/raw", help="folder with the four IDX files")
     parser.add_argument("--out", default="data/prepared", help="folder for train/val/test.npz")
     parser.add_argument("--stats", default="metrics/split.json", help="per-class counts JSON")
-    run_stage(main, parser)
+    run_stage(main, parser, script=__file__)

@@ -38,4 +38,4 @@ if __name__ == "__main__":
     parser.add_argument("--plots", default="plots/train", help="folder for epochs.csv and iterations.csv")
     parser.add_argument("--timing", default="logs/train_timing.json",
                         help="wall time JSON (git- and DVC-ignored: no output, metric or diff carries wall times)")
-    run_stage(main, parser)
+    run_stage(main, parser, script=__file__)

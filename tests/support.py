@@ -70,7 +70,10 @@ class Repo:
     """A copy of the project in `path`, a git repository with its first commit, run with `env`."""
 
     def __init__(self, path: Path, env: dict[str, str]) -> None:
-        # PYTHONPATH: stages import the copy's pipeline/, not the clone the editable install points to.
+        # Stages run as `python -m stages.x` and import the pipeline/ of the tree DVC runs them in without
+        # help. PYTHONPATH names the copy so that it stands where a user's clone does: the `pipeline` any
+        # other import finds. Code escaping its tree (a queued run importing the workspace's pipeline/)
+        # then fails the tests here as it would for a user, instead of importing this checkout.
         self.path, self.env = path, {**env, "PYTHONPATH": str(path)}
 
     @classmethod

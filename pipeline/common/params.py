@@ -183,6 +183,12 @@ def read_params(path: str | os.PathLike = PARAMS_FILE) -> dict[str, Any]:
         raise ParamsError(f"{path}: is a folder, expected the params.yaml file") from None
     except UnicodeDecodeError as exc:
         raise ParamsError(f"{path}: not UTF-8 text (byte {exc.start}); expected a YAML file") from None
+    return parse_params(text, path)
+
+
+def parse_params(text: str, path: str | os.PathLike) -> dict[str, Any]:
+    """The sections of params.yaml text, read as DVC does; errors name `path` (and line)."""
+    path = Path(path)
     try:
         data = YAML(typ="safe", pure=True).load(text)
     except DuplicateKeyError as exc:

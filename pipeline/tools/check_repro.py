@@ -29,7 +29,7 @@ from typing import Any, Iterator
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # Plot CSVs whose values are compared like metrics: {path: the column naming each row}.
 COMPARED_PLOTS = {"plots/evaluate/per_class_acc.csv": "class"}

@@ -14,6 +14,7 @@ from pipeline.nn.augment import Augmenter
 from pipeline.nn.npz import save_npz
 from pipeline.common.params import ParamsError
 from pipeline.training import OPTIONAL_KEYS, TrainParams, build_model, recorded_config, train
+from pipeline.tools.recipe import RecipeError
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -112,20 +113,21 @@ def test_shipped_recipes_are_valid_configs(name):
     c = run_recipe.recipe_config(name, ROOT / "params.yaml", seed=5)
     assert c.seed == 5 and c.hidden_dim == 800 and c.dropout > 0
     assert c.augment_config().active == (name == "augmented")
-    cmd = run_recipe.dvc_command(name)
-    assert cmd.startswith(f"dvc exp run -n {name} ") and "-S train.hidden_dim=800" in cmd
 
 
-def test_unknown_recipe_and_bad_recipe_files(tmp_path):
-    with pytest.raises(ParamsError, match="known recipes: .*plain"):
-        run_recipe.load_recipe("nope")
-    bad = tmp_path / "bad.yaml"
-    bad.write_text("hidden_dim: 3\n")
-    with pytest.raises(ParamsError, match="expected one mapping `train:`"):
-        run_recipe.load_recipe(str(bad))
+def test_print_command_is_the_recipe_tools_line():
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run_recipe.py"), "--recipe", "plain",
+                           "--print-command"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    tool = subprocess.run([sys.executable, "-m", "pipeline.tools.recipe", "plain"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout == tool.stdout
+    assert proc.stdout.startswith("dvc exp run -n plain -S train.hidden_dim=800 ")
+
+
+def test_a_recipe_with_an_unknown_key_is_refused(tmp_path):
     unknown = tmp_path / "unknown.yaml"
     unknown.write_text("train:\n  hiden_dim: 3\n")
-    with pytest.raises(ParamsError, match="hiden_dim"):
+    with pytest.raises(RecipeError, match="train.hiden_dim is no training key"):
         run_recipe.recipe_config(str(unknown), ROOT / "params.yaml")
 
 

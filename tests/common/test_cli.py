@@ -127,3 +127,33 @@ def test_pipeline_traceback_end_to_end(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "stages" / "train.py")], cwd=tmp_path, capture_output=True,
                           text=True, env={**os.environ, "PIPELINE_TRACEBACK": "1"})
     assert proc.returncode == 1 and "Traceback" in proc.stderr and "ParamsError" in proc.stderr
+
+
+# ---- stages import the pipeline/ of their own tree ----
+
+def _tree_copy(tmp_path):
+    import shutil
+
+    tree = tmp_path / "tree"
+    for name in ("pipeline", "stages"):
+        shutil.copytree(ROOT / name, tree / name, ignore=shutil.ignore_patterns("__pycache__"))
+    (tree / "params.yaml").write_text("train: {lr: -1}\n")
+    return tree
+
+
+def test_a_stage_run_as_a_module_imports_its_own_trees_pipeline(tmp_path):
+    tree = _tree_copy(tmp_path)
+    with open(tree / "pipeline" / "__init__.py", "a") as f:
+        f.write("print('imported', __file__)\n")
+    proc = subprocess.run([sys.executable, "-m", "stages.train"], cwd=tree, capture_output=True, text=True)
+    assert f"imported {tree / 'pipeline' / '__init__.py'}" in proc.stdout
+    assert proc.returncode == 1 and proc.stderr.startswith("train: error: ") and "lr" in proc.stderr
+
+
+def test_a_stage_script_with_another_trees_pipeline_is_refused(tmp_path):
+    tree = _tree_copy(tmp_path)
+    proc = subprocess.run([sys.executable, str(tree / "stages" / "train.py")], cwd=tree, capture_output=True,
+                          text=True)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr == (f"train: error: {tree / 'stages' / 'train.py'} imported pipeline/ from {ROOT}, not from "
+                           f"its own tree {tree}: run it as `python -m stages.train` from {tree}\n")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import yaml
 
@@ -79,3 +80,10 @@ def test_compare_checks_the_per_class_accuracy_plot_with_the_class_tolerance(tmp
                         "plots/evaluate/per_class_acc.csv:best.3": "within"}  # the confusion CSV is not compared
     rows, _ = compare(old, far, ["evaluate"])
     assert [r.what for r in rows if r.failed] == ["plots/evaluate/per_class_acc.csv:best.3"]
+
+
+def test_the_default_repository_is_the_project_root():
+    from pipeline.tools import check_repro
+
+    root = Path(__file__).resolve().parents[2]
+    assert check_repro.ROOT == root and (check_repro.ROOT / "dvc.yaml").is_file()

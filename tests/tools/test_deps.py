@@ -37,6 +37,13 @@ def test_code_deps_are_the_script_and_its_import_closure(stage):
     assert "pipeline/nn/model.py" in closure or stage in ("download", "split")
 
 
+@pytest.mark.parametrize("stage", STAGES)
+def test_stages_run_as_modules_of_the_tree_dvc_runs_them_in(stage):
+    # As `python stages/x.py`, a --temp or --queue copy would import the editable install's pipeline/.
+    assert DVC["stages"][stage]["cmd"] == f"python -m stages.{stage}"
+    assert "stages/__init__.py" in DVC["stages"][stage]["deps"]
+
+
 def _tree(tmp_path: Path, modules: dict[str, str]) -> Path:
     for rel, text in {"stages/run.py": "from pipeline.b import f\n", "pipeline/__init__.py": "",
                       **modules}.items():
