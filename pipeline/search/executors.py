@@ -195,8 +195,8 @@ class DaskExecutor:
     A task whose worker dies is rescheduled by Dask (distributed.scheduler.allowed-failures times) and
     continues from its checkpoint when the store is on a filesystem the workers share; past that the
     search stops with an error naming the trial. Each trial carries the SHA-256 of this process's
-    training code (the trial store's code key); a worker running other code refuses it, and the search
-    stops naming every worker to restart.
+    training code (the trial store's code key); a worker running other code refuses it. Before
+    submitting, and after a refusal, the search stops naming every worker to restart.
     """
 
     name = "dask"
@@ -230,17 +230,21 @@ class DaskExecutor:
             self.client.close()
             self.client = None
 
-    def _mismatch(self, refusal: WorkerCodeMismatch, code_sha: str) -> str:
-        """One line naming every worker whose training code differs from this process's."""
+    def _check_workers(self, code_sha: str, refusal: WorkerCodeMismatch | None = None) -> None:
+        """Stop the search, in one line naming each, if any worker's training code is not `code_sha`."""
         try:
-            stale = sorted(a for a, sha in self.client.run(code_fingerprint).items() if sha != code_sha)
-        except Exception:  # noqa: BLE001 (a worker too different to answer: name the one that refused)
-            stale = []
-        stale = stale or [refusal.address]
-        root = Path(__file__).resolve().parents[2]
-        return (f"Dask worker(s) {', '.join(stale)} run other training code than this search (SHA-256 "
-                f"{refusal.worker_sha} instead of {code_sha}); restart them from this checkout "
-                f"(dask worker {self.address}, with PYTHONPATH={root})")
+            shas = self.client.run(code_fingerprint)
+        except Exception:  # noqa: BLE001 (a worker too different to answer: rely on the per-trial check)
+            shas = {}
+        stale = {a: sha for a, sha in sorted(shas.items()) if sha != code_sha}
+        if refusal is not None:
+            stale = stale or {refusal.address: refusal.worker_sha}
+        if stale:
+            root = Path(__file__).resolve().parents[2]
+            workers = ", ".join(f"{a} (SHA-256 {sha})" for a, sha in stale.items())
+            raise PipelineError(f"Dask worker(s) {workers} run other training code than this search "
+                                f"(SHA-256 {code_sha}); restart them from this checkout "
+                                f"(dask worker {self.address}, with PYTHONPATH={root})")
 
     def run(self, tasks: list[TrialTask]) -> Iterator[Trial]:
         """Each task's trial, in completion order."""
@@ -248,6 +252,7 @@ class DaskExecutor:
         from distributed.scheduler import KilledWorker
 
         code_sha = code_fingerprint()
+        self._check_workers(code_sha)  # the workers present now; any joining later check each trial
         tasks = [dataclasses.replace(t, code_sha=code_sha) for t in tasks]
         futures = {self.client.submit(_run_checked, t, self.data_future, pure=False,
                                       key=f"trial-{t.index}-epoch-{t.until_epoch}-{os.urandom(4).hex()}"): t.index
@@ -260,7 +265,7 @@ class DaskExecutor:
                     raise PipelineError(f"trial {futures[fut]} failed: its Dask workers kept dying ({exc}); "
                                        f"{RESUME_HINT}") from None
                 except WorkerCodeMismatch as exc:
-                    raise PipelineError(self._mismatch(exc, code_sha)) from None
+                    self._check_workers(code_sha, exc)
         finally:
             for fut in futures:
                 fut.cancel()

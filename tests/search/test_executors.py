@@ -152,7 +152,7 @@ def test_dask_worker_killed_mid_trial_is_retried_from_its_checkpoint(cluster, tm
     assert any(t.epochs_trained < 12 for t in result.trials), "no trial continued from its checkpoint"
 
 
-def test_dask_worker_running_other_code_refuses_trials_and_the_search_names_it(tmp_path):
+def test_dask_worker_running_other_code_refuses_trials_and_the_search_names_it(tmp_path, monkeypatch):
     """A worker started from a copy of the package with one module edited refuses every trial."""
     distributed = pytest.importorskip("distributed")  # pinned in requirements.txt: always there
     copy = tmp_path / "checkout"
@@ -171,17 +171,29 @@ def test_dask_worker_running_other_code_refuses_trials_and_the_search_names_it(t
             with DaskExecutor(data, cluster.scheduler_address) as dask:
                 [(address, worker_sha)] = dask.client.run(code_fingerprint).items()
                 assert worker_sha == code_fingerprint(copy)
-                with pytest.raises(PipelineError, match=rf"^Dask worker\(s\) {address} run other training code "
-                                                        rf"than this search \(SHA-256 {worker_sha} instead of "
-                                                        rf"{code_fingerprint()}\); restart them") as refused:
+                expected = (rf"^Dask worker\(s\) {address} \(SHA-256 {worker_sha}\) run other training code than "
+                            rf"this search \(SHA-256 {code_fingerprint()}\); restart them from this checkout")
+                # Checked before any trial is submitted ...
+                with pytest.raises(PipelineError, match=expected) as refused:
                     run_search(p, data, executor=dask)
                 assert "\n" not in str(refused.value)
-                # The worker's own refusal names both hashes and its address.
+                # ... and by the worker itself, for each trial: its refusal names both hashes and its address.
                 task = TrialTask(0, p.trials()[0], {}, 1, code_sha=code_fingerprint())
                 with pytest.raises(WorkerCodeMismatch, match=rf"^Dask worker {address} refused a trial: its "
                                                              rf"training code has SHA-256 {worker_sha}, the trial "
                                                              rf"was keyed with {code_fingerprint()}$"):
                     dask.client.submit(_run_checked, task, dask.data_future, pure=False).result()
+                # As if the worker had joined after the check before submitting: the search stops at its
+                # first refusal, with the same line.
+                check = dask._check_workers
+
+                def check_only_after_a_refusal(code_sha, refusal=None):
+                    if refusal is not None:
+                        check(code_sha, refusal)
+
+                monkeypatch.setattr(dask, "_check_workers", check_only_after_a_refusal)
+                with pytest.raises(PipelineError, match=expected):
+                    run_search(p, data, executor=dask)
         finally:
             worker.terminate()
             worker.wait(timeout=30)
