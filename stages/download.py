@@ -12,7 +12,8 @@ def main(args) -> None:
     logging.basicConfig(level=logging.INFO, format="download: %(message)s")
     params = load_section(DownloadParams, "download", args.params)
     result = download(args.out, source=params.source, mirrors=params.mirrors, timeout=params.timeout,
-                      record_path=args.record, file_deadline=params.file_deadline)
+                      record_path=args.record, file_deadline=params.file_deadline,
+                      speed_limit=params.speed_limit, speed_time=params.speed_time)
     print(f"download: {len(result.files)} files from {result.source} in {args.out}; recorded in {args.record}")
 
 

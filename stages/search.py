@@ -11,7 +11,7 @@ from pipeline.common.publish import publish
 from pipeline.search.progress import SearchProgress
 from pipeline.search.runner import make_executor, plan, planned_epochs, run_search
 from pipeline.search.settings import SearchParams
-from pipeline.search.store import DEFAULT_DIR, TrialStore
+from pipeline.search.store import TrialStore
 from pipeline.search.trial import best_trial
 from pipeline.search.strategies import keep_count
 from pipeline.training import build_model, load_solver_data, save_trained
@@ -26,7 +26,8 @@ def main(args) -> None:
     sizes = [len(configs)]
     for _ in rungs[1:]:
         sizes.append(keep_count(sizes[-1], params.halving.eta))
-    store = TrialStore(args.store) if args.store else None
+    folder = params.store_folder(args.store)
+    store = TrialStore(folder) if folder else None
     with make_executor(params, data, len(configs)) as executor:
         print(f"search: {params.strategy}, {len(configs)} candidates, rungs at {rungs} epochs; "
               f"{executor.name} executor with {executor.workers} worker(s), 1 BLAS thread each; "
@@ -77,7 +78,7 @@ if __name__ == "__main__":
     parser.add_argument("--metrics", default="metrics/search.json", help="best params and val acc")
     parser.add_argument("--timing", default="logs/search_timing.json",
                         help="per-trial seconds, kept out of the DVC outputs so they stay byte-identical ('' = none)")
-    parser.add_argument("--store", default=DEFAULT_DIR,
+    parser.add_argument("--store", default=None,
                         help="trial store: finished trials and checkpoints, reused by a rerun ('' = none); "
-                             "clear it with rm -rf")
+                             "overrides params.yaml:search.store; clear it with rm -rf")
     run_stage(main, parser, script=__file__)

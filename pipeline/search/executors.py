@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import multiprocessing
 import os
 import signal
@@ -11,12 +12,14 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
 
 from pipeline.errors import PipelineError
 from pipeline.common.params import ParamsError
+from pipeline.search.store import code_fingerprint
 from pipeline.search.trial import Trial, TrialTask, run_task
 
 # Variables that cap the BLAS / OpenMP thread pools of a worker process (read when numpy loads).
@@ -165,12 +168,35 @@ def dask_address(configured: str | None) -> str:
     return address
 
 
+class WorkerCodeMismatch(PipelineError):
+    """A Dask worker refused a trial: its training code is not the code the trial was keyed with."""
+
+    def __init__(self, address: str, worker_sha: str, trial_sha: str) -> None:
+        super().__init__(f"Dask worker {address} refused a trial: its training code has SHA-256 {worker_sha}, "
+                         f"the trial was keyed with {trial_sha}")
+        self.address, self.worker_sha, self.trial_sha = address, worker_sha, trial_sha
+
+    def __reduce__(self):  # noqa: ANN204 (pickled back to the client with its fields, not its message)
+        return type(self), (self.address, self.worker_sha, self.trial_sha)
+
+
+def _run_checked(task: TrialTask, data: dict[str, np.ndarray]) -> Trial:
+    """On a Dask worker: run the trial only if this worker's training code is the code it was keyed with."""
+    from distributed import get_worker
+
+    if task.code_sha != code_fingerprint():
+        raise WorkerCodeMismatch(get_worker().address, code_fingerprint(), task.code_sha)
+    return run_task(task, data)
+
+
 class DaskExecutor:
     """Trials as tasks on a Dask distributed scheduler; the data is broadcast to every worker once.
 
     A task whose worker dies is rescheduled by Dask (distributed.scheduler.allowed-failures times) and
     continues from its checkpoint when the store is on a filesystem the workers share; past that the
-    search stops with an error naming the trial.
+    search stops with an error naming the trial. Each trial carries the SHA-256 of this process's
+    training code (the trial store's code key); a worker running other code refuses it. Before
+    submitting, and after a refusal, the search stops naming every worker to restart.
     """
 
     name = "dask"
@@ -204,12 +230,31 @@ class DaskExecutor:
             self.client.close()
             self.client = None
 
+    def _check_workers(self, code_sha: str, refusal: WorkerCodeMismatch | None = None) -> None:
+        """Stop the search, in one line naming each, if any worker's training code is not `code_sha`."""
+        try:
+            shas = self.client.run(code_fingerprint)
+        except Exception:  # noqa: BLE001 (a worker too different to answer: rely on the per-trial check)
+            shas = {}
+        stale = {a: sha for a, sha in sorted(shas.items()) if sha != code_sha}
+        if refusal is not None:
+            stale = stale or {refusal.address: refusal.worker_sha}
+        if stale:
+            root = Path(__file__).resolve().parents[2]
+            workers = ", ".join(f"{a} (SHA-256 {sha})" for a, sha in stale.items())
+            raise PipelineError(f"Dask worker(s) {workers} run other training code than this search "
+                                f"(SHA-256 {code_sha}); restart them from this checkout "
+                                f"(dask worker {self.address}, with PYTHONPATH={root})")
+
     def run(self, tasks: list[TrialTask]) -> Iterator[Trial]:
         """Each task's trial, in completion order."""
         from distributed import as_completed as dask_completed
         from distributed.scheduler import KilledWorker
 
-        futures = {self.client.submit(run_task, t, self.data_future, pure=False,
+        code_sha = code_fingerprint()
+        self._check_workers(code_sha)  # the workers present now; any joining later check each trial
+        tasks = [dataclasses.replace(t, code_sha=code_sha) for t in tasks]
+        futures = {self.client.submit(_run_checked, t, self.data_future, pure=False,
                                       key=f"trial-{t.index}-epoch-{t.until_epoch}-{os.urandom(4).hex()}"): t.index
                    for t in tasks}
         try:
@@ -219,6 +264,8 @@ class DaskExecutor:
                 except KilledWorker as exc:
                     raise PipelineError(f"trial {futures[fut]} failed: its Dask workers kept dying ({exc}); "
                                        f"{RESUME_HINT}") from None
+                except WorkerCodeMismatch as exc:
+                    self._check_workers(code_sha, exc)
         finally:
             for fut in futures:
                 fut.cancel()

@@ -8,7 +8,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from pipeline.common.params import ParamsError, allowing, choice, from_mapping, integer, param, section, text
+from pipeline.common.params import ParamsError, allowing, choice, from_mapping, integer, number, param, section, text
+from pipeline.search.store import DEFAULT_DIR
 from pipeline.training import TrainParams
 
 GRID_KEYS = tuple(f.name for f in fields(TrainParams) if f.name != "seed")
@@ -18,7 +19,7 @@ INT_KEYS = ("hidden_dim", "batch_size")
 STRATEGIES = ("grid", "random", "halving")
 # Keys that change how the search runs, never what it finds: dvc.yaml leaves them out of the search
 # stage's params, so changing them does not rerun it.
-RUNTIME_KEYS = ("search.workers", "search.executor", "search.dask")
+RUNTIME_KEYS = ("search.workers", "search.executor", "search.dask", "search.store")
 EXECUTORS = ("local", "serial", "dask")
 
 
@@ -82,6 +83,16 @@ class HalvingParams:
     eta: int = param(integer(2), 3, "each rung keeps 1/eta of the candidates and trains eta times longer")
 
 
+def _store_rule(where: str, value: Any) -> str | bool | None:
+    if value is None or value is False or (isinstance(value, str) and value):
+        return value
+    raise ParamsError(f"{where} = {value!r} is not allowed: expected a folder path, null (the default folder) "
+                      f"or false (no store)")
+
+
+allowing("a folder path, null (.search_store) or false (no store)", _store_rule)
+
+
 @dataclass(frozen=True)
 class DaskParams:
     """search.dask: where the scheduler is (does not change results)."""
@@ -102,6 +113,8 @@ class SearchParams:
     workers: int = param(integer(0), 0, "worker processes; 0 = one per CPU core")
     executor: str = param(choice(*EXECUTORS), "local", "local process pool | serial (in-process) | dask")
     dask: DaskParams = param(section(DaskParams), DaskParams(), "Dask scheduler")
+    store: str | bool | None = param(_store_rule, None,
+                                     "trial store folder; null = .search_store, false = no store")
 
     def trials(self, where: str = "params.yaml:search") -> list[TrainParams]:
         """The candidate configurations as validated configs, in trial order."""
@@ -137,6 +150,13 @@ class SearchParams:
         """Columns naming a trial: lr, hidden_dim and reg (the assignment's axes), then any other searched key."""
         searched = list(self.grid) if self.source() == "grid" else list(self.random.ranges)
         return list(dict.fromkeys([*searched, "lr", "hidden_dim", "reg"]))
+
+    def store_folder(self, override: str | None = None) -> str | None:
+        """The trial store's folder: `override` if given ('' = none), else search.store (null = the default)."""
+        chosen = self.store if override is None else (override or False)
+        if chosen is False:
+            return None
+        return DEFAULT_DIR if chosen is None else chosen
 
     def source(self) -> str:
         """Where the candidates come from: grid or random."""

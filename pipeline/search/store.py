@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -35,9 +36,20 @@ def code_fingerprint(root: str | os.PathLike | None = None) -> str:
 
     `root` is the tree holding `pipeline/` (default: the one this module was imported from). Paths and
     bytes both count, so moving, adding or editing any module a trial runs changes the key; a module
-    that cannot be found is an error (ImportClosureError), never left out.
+    that cannot be found is an error (ImportClosureError), never left out. The default tree's hash is
+    computed once per process (a Dask worker checks it before every trial).
     """
-    root = Path(trial_module.__file__).resolve().parents[2] if root is None else Path(root).resolve()
+    if root is None:
+        return _own_code_fingerprint()
+    return _hash_closure(Path(root).resolve())
+
+
+@functools.cache
+def _own_code_fingerprint() -> str:
+    return _hash_closure(Path(trial_module.__file__).resolve().parents[2])
+
+
+def _hash_closure(root: Path) -> str:
     h = hashlib.sha256()
     for path in import_closure([root / TRIAL_CODE], root):
         h.update(path.relative_to(root).as_posix().encode() + b"\0")

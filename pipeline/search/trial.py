@@ -17,13 +17,15 @@ from pipeline.training import TrainParams, build_solver
 
 @dataclass(frozen=True)
 class TrialTask:
-    """What a worker needs to run a trial: the config, the epoch to reach, where its checkpoint lives."""
+    """What a worker needs to run a trial: the config, the epoch to reach, where its checkpoint lives,
+    and (on a Dask cluster) the SHA-256 of the training code the trial must run with."""
 
     index: int
     config: TrainParams
     overrides: dict[str, Any]
     until_epoch: int
     checkpoint: str | None = None
+    code_sha: str | None = None
 
 
 @dataclass

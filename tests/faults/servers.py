@@ -120,3 +120,46 @@ class BadMirror:
         self.stop.set()
         self.sock.close()
         self.thread.join(timeout=2)
+
+
+class PacedMirror:
+    """A loopback server sending every GET's body at a steady `rate` bytes/s (ten chunks a second)."""
+
+    def __init__(self, body: bytes, rate: float) -> None:
+        self.body, self.rate = body, rate
+        self.stop = threading.Event()
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.1)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/"
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except (TimeoutError, OSError):
+                continue
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.settimeout(5)
+                conn.recv(65536)
+                conn.sendall(_headers(len(self.body)))
+                step = max(1, int(self.rate / 10))
+                start = time.monotonic()
+                for sent in range(0, len(self.body), step):
+                    # Paced against the clock, so a late wake-up does not slow the average.
+                    delay = start + sent / self.rate - time.monotonic()
+                    if self.stop.wait(max(0.0, delay)):
+                        return
+                    conn.sendall(self.body[sent:sent + step])
+            except OSError:
+                pass  # the client gave up: what we are testing
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+        self.thread.join(timeout=2)

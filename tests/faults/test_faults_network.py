@@ -1,8 +1,10 @@
 """Fault injection, network: every misbehaving mirror is abandoned in bounded time with a message
-naming it, the next mirror (or, for `auto`, the package) is used, and nothing half-written is left."""
+naming it, the next mirror (or, for `auto`, the package) is used, and nothing half-written is left.
+A mirror under the speed floor is abandoned early; one slow but above it completes."""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import logging
 import os
@@ -11,13 +13,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pipeline.data.download import download
 from pipeline.data.errors import DownloadError, SourceError
 from pipeline.data.sources import fetch_mirrors
 
-from .servers import BEHAVIOURS, BadMirror
+from .servers import BEHAVIOURS, BadMirror, PacedMirror
 
 ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT, DEADLINE = 0.3, 1.0
@@ -122,3 +125,75 @@ def test_all_mirrors_bad_lists_each(tmp_path, bad_mirror, tiny_mnist, tiny_sha25
     message = str(exc.value)
     assert all(m.url in message for m in mirrors)
     assert "timed out" in message and "SHA-256" in message and "HTTP 500" in message
+
+
+# Speed floor: 4 kB/s over any 1 s. A 12 kB file at 8 kB/s (1.5 s) completes; at 1 kB/s it is abandoned.
+FLOOR, FLOOR_TIME = 4000.0, 1.0
+
+
+@pytest.fixture
+def paced_mirror(monkeypatch):
+    """Factory: PacedMirror(body, rate) on 127.0.0.1, closed after the test."""
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    mirrors: list[PacedMirror] = []
+
+    def make(body, rate):
+        mirrors.append(PacedMirror(body, rate))
+        return mirrors[-1]
+
+    yield make
+    for m in mirrors:
+        m.close()
+
+
+@pytest.fixture(scope="module")
+def blob():
+    """12 kB that gzip cannot shrink: the transfer is as long as the file."""
+    data = np.random.default_rng(7).integers(0, 256, 12_000, dtype=np.uint8).tobytes()
+    return data, gzip.compress(data, mtime=0), {"blob": hashlib.sha256(data).hexdigest()}
+
+
+def test_mirror_below_the_speed_floor_is_abandoned_for_the_next(paced_mirror, blob, caplog):
+    data, packed, sha = blob
+    slow, steady = paced_mirror(packed, 1000.0), paced_mirror(packed, 8 * FLOOR)
+    caplog.set_level(logging.INFO)
+    start = time.monotonic()
+    result = fetch_mirrors([slow.url, steady.url], sha256=sha, gz_md5=None, timeout=5.0, progress=False,
+                           file_deadline=60.0, speed_limit=FLOOR, speed_time=FLOOR_TIME)
+    # Abandoned after about one floor period, far before the 12 s the whole file would take or the deadline.
+    assert time.monotonic() - start < FLOOR_TIME + 5.0
+    assert result.files["blob"] == data and result.origin["blob"] == f"{steady.url}blob.gz"
+    [warning] = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert slow.url in warning
+    assert f"abandoned: under {FLOOR:g} bytes/s for {FLOOR_TIME:g} s (download.speed_limit, " in warning
+
+
+def test_slow_but_steady_mirror_above_the_floor_completes(paced_mirror, blob):
+    data, packed, sha = blob
+    mirror = paced_mirror(packed, 2 * FLOOR)  # 12 kB at 8 kB/s: 1.5 s, longer than the floor's period
+    start = time.monotonic()
+    result = fetch_mirrors([mirror.url], sha256=sha, gz_md5=None, timeout=5.0, progress=False,
+                           file_deadline=60.0, speed_limit=FLOOR, speed_time=FLOOR_TIME)
+    assert time.monotonic() - start >= FLOOR_TIME  # the floor was checked during the transfer
+    assert result.files["blob"] == data
+
+
+def test_only_mirror_below_the_floor_fails_naming_the_floor(paced_mirror, blob):
+    _, packed, sha = blob
+    mirror = paced_mirror(packed, 1000.0)
+    with pytest.raises(SourceError, match=rf"no mirror served blob: {mirror.url}blob.gz: abandoned: under 4000 "
+                                          rf"bytes/s for 1 s \(download.speed_limit, download.speed_time\) with "
+                                          rf"\d+ of {len(packed)} bytes received"):
+        fetch_mirrors([mirror.url], sha256=sha, gz_md5=None, timeout=5.0, progress=False,
+                      file_deadline=60.0, speed_limit=FLOOR, speed_time=FLOOR_TIME)
+
+
+def test_speed_floor_params_are_validated(tmp_path):
+    (tmp_path / "params.yaml").write_text("download: {source: mirrors, speed_limit: -1}\n")
+    run = subprocess.run([sys.executable, str(ROOT / "stages/download.py"), "--params", str(tmp_path / "params.yaml"),
+                          "--out", str(tmp_path / "raw"), "--record", str(tmp_path / "rec.json")],
+                         capture_output=True, text=True)
+    assert run.returncode != 0 and "Traceback" not in run.stderr
+    assert "params.yaml:download.speed_limit = -1.0 is not allowed: expected a finite number >= 0" in run.stderr
+    assert not (tmp_path / "raw").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,8 +18,11 @@ import pytest
 
 from pipeline.search.runner import run_search
 
-from pipeline.search.store import TrialStore
-from pipeline.search.executors import DaskExecutor, LocalExecutor, SerialExecutor, dask_address
+from pipeline.errors import PipelineError
+from pipeline.search.store import TrialStore, code_fingerprint
+from pipeline.search.executors import (DaskExecutor, LocalExecutor, SerialExecutor, WorkerCodeMismatch, _run_checked,
+                                       dask_address)
+from pipeline.search.trial import TrialTask
 from search_helpers import same_trials, search_params, small_data
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,3 +150,50 @@ def test_dask_worker_killed_mid_trial_is_retried_from_its_checkpoint(cluster, tm
         killer.join()
     assert same_trials(result.trials, expected)
     assert any(t.epochs_trained < 12 for t in result.trials), "no trial continued from its checkpoint"
+
+
+def test_dask_worker_running_other_code_refuses_trials_and_the_search_names_it(tmp_path, monkeypatch):
+    """A worker started from a copy of the package with one module edited refuses every trial."""
+    distributed = pytest.importorskip("distributed")  # pinned in requirements.txt: always there
+    copy = tmp_path / "checkout"
+    shutil.copytree(ROOT / "pipeline", copy / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
+    with open(copy / "pipeline/nn/layers.py", "a") as f:
+        f.write("\n# edited on this worker only\n")
+    assert code_fingerprint(copy) != code_fingerprint()
+    data = small_data()
+    p = search_params({"hidden_dim": [4, 8]})
+    env = {**os.environ, "PYTHONPATH": str(copy), "OPENBLAS_NUM_THREADS": "1"}
+    with distributed.LocalCluster(n_workers=0, host="127.0.0.1", dashboard_address=None) as cluster:
+        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", cluster.scheduler_address,
+                                   "--nthreads", "1", "--no-dashboard", "--host", "127.0.0.1"],
+                                  cwd=copy, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            with DaskExecutor(data, cluster.scheduler_address) as dask:
+                [(address, worker_sha)] = dask.client.run(code_fingerprint).items()
+                assert worker_sha == code_fingerprint(copy)
+                expected = (rf"^Dask worker\(s\) {address} \(SHA-256 {worker_sha}\) run other training code than "
+                            rf"this search \(SHA-256 {code_fingerprint()}\); restart them from this checkout")
+                # Checked before any trial is submitted ...
+                with pytest.raises(PipelineError, match=expected) as refused:
+                    run_search(p, data, executor=dask)
+                assert "\n" not in str(refused.value)
+                # ... and by the worker itself, for each trial: its refusal names both hashes and its address.
+                task = TrialTask(0, p.trials()[0], {}, 1, code_sha=code_fingerprint())
+                with pytest.raises(WorkerCodeMismatch, match=rf"^Dask worker {address} refused a trial: its "
+                                                             rf"training code has SHA-256 {worker_sha}, the trial "
+                                                             rf"was keyed with {code_fingerprint()}$"):
+                    dask.client.submit(_run_checked, task, dask.data_future, pure=False).result()
+                # As if the worker had joined after the check before submitting: the search stops at its
+                # first refusal, with the same line.
+                check = dask._check_workers
+
+                def check_only_after_a_refusal(code_sha, refusal=None):
+                    if refusal is not None:
+                        check(code_sha, refusal)
+
+                monkeypatch.setattr(dask, "_check_workers", check_only_after_a_refusal)
+                with pytest.raises(PipelineError, match=expected):
+                    run_search(p, data, executor=dask)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)

@@ -43,6 +43,8 @@ def test_bad_grid_is_rejected_before_training(grid, message):
     ({"random": {"ranges": {"hidden_dim": [10.5, 20]}}}, "random.ranges.hidden_dim = [10.5, 20] is not allowed"),
     ({"random": {"ranges": {"update_rule": [1, 2]}}}, "random.ranges.update_rule cannot be sampled"),
     ({"dask": {"address": 8786}}, "params.yaml:search.dask.address = 8786 is not allowed"),
+    ({"store": True}, "params.yaml:search.store = True is not allowed: expected a folder path, null"),
+    ({"store": ""}, "params.yaml:search.store = '' is not allowed"),
 ])
 def test_bad_settings_are_named(settings, message):
     with pytest.raises(ParamsError, match=message.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(")
@@ -58,6 +60,15 @@ def test_missing_base_is_named():
 def test_runtime_keys_are_settings_of_the_search():
     names = {f"search.{f}" for f in SearchParams.__dataclass_fields__}
     assert set(RUNTIME_KEYS) <= names and "search.grid" not in RUNTIME_KEYS
+
+
+def test_store_folder_from_params_unless_overridden():
+    assert search_params({"lr": [0.1]}).store_folder() == ".search_store"
+    assert search_params({"lr": [0.1]}, store=False).store_folder() is None
+    elsewhere = search_params({"lr": [0.1]}, store="/shared/trials")
+    assert elsewhere.store_folder() == "/shared/trials"
+    assert elsewhere.store_folder("other") == "other" and elsewhere.store_folder("") is None
+    assert search_params({"lr": [0.1]}, store=False).store_folder("kept") == "kept"
 
 
 def test_grid_search_trains_every_point_serial_equals_local_pool():

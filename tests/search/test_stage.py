@@ -31,11 +31,11 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _command(d: Path, out: str, store: str) -> list[str]:
+def _command(d: Path, out: str, store: str | None) -> list[str]:
     return [sys.executable, str(ROOT / "stages/search.py"), "--params", str(d / "params.yaml"),
             "--data", str(d / "prepared"), "--model", str(d / out / "best.npz"),
             "--results", str(d / out / "results.csv"), "--metrics", str(d / out / "search.json"),
-            "--timing", str(d / out / "timing.json"), "--store", store]
+            "--timing", str(d / out / "timing.json"), *(["--store", store] if store is not None else [])]
 
 
 def _outputs(d: Path, out: str) -> dict[str, bytes]:
@@ -78,3 +78,26 @@ def test_halving_metrics_say_strategy_and_epochs(workdir: Path):
     assert "rung 1/3 done at 2 epochs; 2 trial(s) go on" in run.stderr
     rows = (workdir / "halving/results.csv").read_text().splitlines()
     assert sum(",pruned," in r for r in rows) == 5 and sum(",ok," in r for r in rows) == 1
+
+
+def test_store_folder_comes_from_params_and_false_turns_it_off(workdir: Path):
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["search"].update(grid={"hidden_dim": [32, 48]}, base={**params["search"]["base"], "num_epochs": 2},
+                            executor="serial", store="trials")
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    first = subprocess.run(_command(workdir, "a", None), capture_output=True, text=True, cwd=workdir)
+    assert first.returncode == 0, first.stderr
+    assert f"trial store {workdir / 'trials'}" in first.stdout
+    assert len([p for p in (workdir / "trials").glob("*.npz") if ".ckpt" not in p.name]) == 2
+    assert not (workdir / ".search_store").exists()
+    params["search"]["store"] = False
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    off = subprocess.run(_command(workdir, "b", None), capture_output=True, text=True, cwd=workdir)
+    assert off.returncode == 0, off.stderr
+    assert "trial store off" in off.stdout and not (workdir / ".search_store").exists()
+    assert _outputs(workdir, "a") == _outputs(workdir, "b")
+    bad = params["search"] | {"store": 7}
+    (workdir / "params.yaml").write_text(yaml.safe_dump({"search": bad}))
+    refused = subprocess.run(_command(workdir, "c", None), capture_output=True, text=True, cwd=workdir)
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "params.yaml:search.store = 7 is not allowed" in refused.stderr

@@ -14,9 +14,10 @@ ROOT = Path(__file__).resolve().parents[2]
 DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())
 STAGES = ("download", "split", "train", "search", "evaluate", "plot")
 
+from pipeline.data.download import RUNTIME_KEYS as DOWNLOAD_RUNTIME_KEYS
 from pipeline.search.settings import RUNTIME_KEYS as SEARCH_RUNTIME_KEYS
 # params.yaml keys no stage tracks: they change how a stage runs, never what it writes.
-RUNTIME_KEYS = (*SEARCH_RUNTIME_KEYS, "download.timeout", "download.file_deadline")
+RUNTIME_KEYS = (*SEARCH_RUNTIME_KEYS, *DOWNLOAD_RUNTIME_KEYS)
 
 
 def test_stages_are_the_design_cards():
