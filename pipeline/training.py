@@ -120,7 +120,7 @@ class TrainResult:
 
 
 # The TrainParams fields each constructor takes as keyword arguments (argument name = field name).
-# tests/test_training.py checks every entry against the constructor's signature.
+# tests/test_training_settings.py checks every entry against the constructor's signature.
 MODEL_SETTINGS = ("hidden_dim", "weight_scale", "init", "reg", "seed", "dropout", "label_smoothing")
 OPTIMIZER_SETTINGS: dict[str, tuple[str, ...]] = {
     "sgd": (),
