@@ -1,4 +1,4 @@
-"""One training run from a validated config: build the model, train it with the Solver, summarise."""
+"""One training run from a validated config: build the model, train it in the training loop, summarise."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,13 +10,16 @@ from typing import Any, Callable
 import numpy as np
 
 from pipeline.nn.augment import AugmentConfig, make_augmenter, square_shape
+from pipeline.nn.loop import LoopSettings, TrainingLoop
 from pipeline.nn.model import DTYPES, INITS, TwoLayerNet
-from pipeline.nn.optim import UPDATE_RULES, optimizer_from
+from pipeline.nn.optim import UPDATE_RULES, Optimizer, make_optimizer
 from pipeline.persistence import data_fingerprint, save_model
-from pipeline.common.params import choice, from_mapping, integer, number, param
+from pipeline.common.params import choice, from_mapping, integer, is_assignment, number, param
 from pipeline.nn.preprocess import MODES, Preprocessor
-from pipeline.nn.schedules import SCHEDULES, schedule_from
-from pipeline.nn.solver import Solver
+from pipeline.nn.schedules import SCHEDULES, Schedule, make_schedule
+
+
+AUGMENT_PREFIX = "augment_"  # TrainParams field augment_<name> is AugmentConfig's <name>
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,9 @@ class TrainParams:
     momentum: float = param(number(0, 1), 0.9, "momentum coefficient; used only by momentum and nesterov")
     beta1: float = param(number(0, 1), 0.9, "Adam beta1; used only by adam")
     beta2: float = param(number(0, 1), 0.999, "Adam beta2; used only by adam")
-    epsilon: float = param(number(0, lo_open=True), 1e-8, "Adam epsilon; used only by adam")
+    epsilon: float = param(number(0, lo_open=True), 1e-8, "added to the denominator; used only by adam and rmsprop")
+    decay_rate: float = param(number(0, 1), 0.99, "decay of the squared-gradient average; used only by rmsprop",
+                              assignment=False)
     schedule: str = param(choice(*SCHEDULES), "exponential", "learning-rate schedule")
     lr_decay: float = param(number(0, lo_open=True), 1.0, "per-epoch multiplicative decay (exponential)")
     step_size: int = param(integer(1), 5, "epochs per step (step schedule)")
@@ -45,16 +50,25 @@ class TrainParams:
     train_acc_samples: int | None = param(integer(1, none_ok=True), None, "train-accuracy subsample; null = all")
     seed: int = param(integer(0), 0, "seeds the initial weights, the minibatch order, dropout masks and augmentation")
     # Beyond the assignment (docs/recipes.md); the defaults switch them all off.
-    dropout: float = param(number(0, 1), 0.0, "hidden-unit drop probability in training (inverted dropout), < 1")
-    label_smoothing: float = param(number(0, 1), 0.0, "eps of the smoothed targets (1 - eps) one-hot + eps / C, < 1")
+    # assignment=False: recorded in a model's metadata only when set (OPTIONAL_KEYS).
+    dropout: float = param(number(0, 1), 0.0, "hidden-unit drop probability in training (inverted dropout), < 1",
+                           assignment=False)
+    label_smoothing: float = param(number(0, 1), 0.0, "eps of the smoothed targets (1 - eps) one-hot + eps / C, < 1",
+                                   assignment=False)
     patience: int | None = param(integer(1, none_ok=True), None,
-                                 "stop after this many epochs without a better val accuracy; null = never")
-    augment_shift: int = param(integer(0, 27), 0, "augmentation: largest random shift, whole pixels")
-    augment_rotation: float = param(number(0, 180), 0.0, "augmentation: largest rotation, degrees")
-    augment_scale: float = param(number(0, 1), 0.0, "augmentation: largest relative zoom, < 1")
-    augment_shear: float = param(number(0, 80), 0.0, "augmentation: largest shear angle, degrees")
-    augment_elastic_alpha: float = param(number(0), 0.0, "augmentation: elastic displacement scale, pixels")
-    augment_elastic_sigma: float = param(number(0, lo_open=True), 4.0, "augmentation: elastic smoothness, pixels")
+                                 "stop after this many epochs without a better val accuracy; null = never",
+                                 assignment=False)
+    # augment_<name>: the field <name> of pipeline.nn.augment.AugmentConfig (augment_config).
+    augment_shift: int = param(integer(0, 27), 0, "augmentation: largest random shift, whole pixels",
+                               assignment=False)
+    augment_rotation: float = param(number(0, 180), 0.0, "augmentation: largest rotation, degrees",
+                                    assignment=False)
+    augment_scale: float = param(number(0, 1), 0.0, "augmentation: largest relative zoom, < 1", assignment=False)
+    augment_shear: float = param(number(0, 80), 0.0, "augmentation: largest shear angle, degrees", assignment=False)
+    augment_elastic_alpha: float = param(number(0), 0.0, "augmentation: elastic displacement scale, pixels",
+                                         assignment=False)
+    augment_elastic_sigma: float = param(number(0, lo_open=True), 4.0, "augmentation: elastic smoothness, pixels",
+                                         assignment=False)
 
     def __post_init__(self) -> None:
         for key in ("dropout", "label_smoothing", "augment_scale"):
@@ -62,10 +76,13 @@ class TrainParams:
                 raise ValueError(f"{key} = {getattr(self, key)!r} is not allowed: expected a number < 1")
 
     def augment_config(self) -> AugmentConfig:
-        """The augmentation settings (all zero: no augmentation)."""
-        return AugmentConfig(shift=self.augment_shift, rotation=self.augment_rotation, scale=self.augment_scale,
-                             shear=self.augment_shear, elastic_alpha=self.augment_elastic_alpha,
-                             elastic_sigma=self.augment_elastic_sigma)
+        """The augmentation settings, from the augment_* fields (all zero: no augmentation)."""
+        return AugmentConfig(**{f.name: getattr(self, AUGMENT_PREFIX + f.name)
+                                for f in dataclasses.fields(AugmentConfig)})
+
+    def settings(self, names: tuple[str, ...]) -> dict[str, Any]:
+        """{name: value} of the given fields: the keyword arguments of a constructor they are declared for."""
+        return {name: getattr(self, name) for name in names}
 
     @classmethod
     def from_dict(cls, data: Any, where: str) -> "TrainParams":
@@ -82,7 +99,7 @@ class TrainResult:
     """A trained model (holding its best-validation parameters), its solver and a metrics summary."""
 
     model: TwoLayerNet
-    solver: Solver
+    solver: TrainingLoop
     seconds: float
 
     def metrics(self) -> dict[str, Any]:
@@ -102,24 +119,45 @@ class TrainResult:
         }
 
 
+# The TrainParams fields each constructor takes as keyword arguments (argument name = field name).
+# tests/test_training_settings.py checks every entry against the constructor's signature.
+MODEL_SETTINGS = ("hidden_dim", "weight_scale", "init", "reg", "seed", "dropout", "label_smoothing")
+OPTIMIZER_SETTINGS: dict[str, tuple[str, ...]] = {
+    "sgd": (),
+    "momentum": ("momentum",),
+    "nesterov": ("momentum",),
+    "rmsprop": ("decay_rate", "epsilon"),
+    "adam": ("beta1", "beta2", "epsilon"),
+}
+SCHEDULE_SETTINGS: dict[str, tuple[str, ...]] = {
+    "exponential": ("lr", "lr_decay"),
+    "cosine": ("lr", "num_epochs", "lr_min"),
+    "step": ("lr", "step_size", "gamma"),
+}
+
+
 def build_model(config: TrainParams, train_images: np.ndarray) -> TwoLayerNet:
     """A freshly initialised network for `config`, its preprocessing fitted on `train_images`."""
     return TwoLayerNet(
         input_dim=train_images.shape[1],
-        hidden_dim=config.hidden_dim,
-        weight_scale=config.weight_scale,
-        init=config.init,
-        reg=config.reg,
         dtype=DTYPES[config.dtype],
-        seed=config.seed,
         preprocessor=Preprocessor.fit(config.input_scaling, train_images),
-        dropout=config.dropout,
-        label_smoothing=config.label_smoothing,
+        **config.settings(MODEL_SETTINGS),
     )
 
 
+def build_optimizer(config: TrainParams) -> Optimizer:
+    """The optimizer of `config.update_rule` with its hyperparameters from `config`."""
+    return make_optimizer(config.update_rule, **config.settings(OPTIMIZER_SETTINGS[config.update_rule]))
+
+
+def build_schedule(config: TrainParams) -> Schedule:
+    """The learning-rate schedule of `config.schedule` with its settings from `config`."""
+    return make_schedule(config.schedule, **config.settings(SCHEDULE_SETTINGS[config.schedule]))
+
+
 def augmenter(config: TrainParams, train_images: np.ndarray) -> Callable[..., np.ndarray] | None:
-    """The Solver's augment hook for `config` (square images of the training set's size), or None when off."""
+    """The loop's augment hook for `config` (square images of the training set's size), or None when off."""
     aug = config.augment_config()
     return make_augmenter(aug, square_shape(train_images.shape[1])) if aug.active else None
 
@@ -130,24 +168,22 @@ def build_solver(
     verbose: bool = True,
     progress: bool | None = None,
     log: Callable[[str], None] = print,
-    **hooks: Any,
-) -> Solver:
-    """A fresh model for `config` and its Solver, not yet trained (`hooks`: the Solver's augment, patience,
-    checkpoint_name, ...). Use it to train in steps: `solver.train(until_epoch=k)`, checkpoints.
+    **settings: Any,
+) -> TrainingLoop:
+    """A fresh model for `config` and its training loop, not yet trained. Use it to train in steps:
+    `solver.train(until_epoch=k)`, checkpoints.
 
-    The config's training aids are set up here: augmentation and patience as Solver hooks (unless
-    `hooks` gives them).
+    `settings` replaces LoopSettings fields that `config` does not give (checkpoint_name, ...) or
+    overrides them (patience). Augmentation is set up here, from the config's augment_* keys.
     """
-    settings = dataclasses.asdict(config)  # the optimizer and the schedule each take their keys by name
-    hooks.setdefault("augment", augmenter(config, data["X_train"]))
-    hooks.setdefault("patience", config.patience)
-    return Solver(
-        build_model(config, data["X_train"]), data,
-        optimizer=optimizer_from(config.update_rule, settings),
-        schedule=schedule_from(config.schedule, settings),
-        batch_size=config.batch_size, num_epochs=config.num_epochs,
-        num_train_samples=config.train_acc_samples,
-        verbose=verbose, progress=progress, seed=config.seed, log=log, **hooks,
+    loop_settings = LoopSettings(
+        batch_size=config.batch_size, num_epochs=config.num_epochs, seed=config.seed,
+        num_train_samples=config.train_acc_samples, patience=config.patience,
+        verbose=verbose, progress=progress,
+    )
+    return TrainingLoop(
+        build_model(config, data["X_train"]), data, build_optimizer(config), build_schedule(config),
+        dataclasses.replace(loop_settings, **settings), augment=augmenter(config, data["X_train"]), log=log,
     )
 
 
@@ -175,10 +211,9 @@ def save_trained(path: str | Path, model: TwoLayerNet, config: TrainParams, data
     })
 
 
-# Keys added beyond the assignment: recorded in model metadata only when set, so that a model trained
-# with them all off has the same bytes as before they existed.
-OPTIONAL_KEYS = ("dropout", "label_smoothing", "patience", "augment_shift", "augment_rotation", "augment_scale",
-                 "augment_shear", "augment_elastic_alpha", "augment_elastic_sigma")
+# Keys added beyond the assignment (declared with assignment=False): recorded in model metadata only
+# when set, so that a model trained with them all off has the same bytes as before they existed.
+OPTIONAL_KEYS = tuple(f.name for f in dataclasses.fields(TrainParams) if not is_assignment(f))
 
 
 def recorded_config(config: TrainParams) -> dict[str, Any]:
@@ -197,7 +232,7 @@ def load_solver_data(prepared_dir: str | Path) -> dict[str, np.ndarray]:
     return {"X_train": X_train, "y_train": y_train, "X_val": X_val, "y_val": y_val}
 
 
-def history_rows(solver: Solver) -> tuple[list[list[Any]], list[list[Any]]]:
+def history_rows(solver: TrainingLoop) -> tuple[list[list[Any]], list[list[Any]]]:
     """Per-epoch rows (epoch, loss, train_acc, val_acc, lr) and per-iteration rows (iteration, loss).
 
     Epoch 0 is before training: its loss is the first minibatch's and its lr the first epoch's.

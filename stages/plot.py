@@ -4,10 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipeline.common.cli import run_stage, stage_parser
-from pipeline.plotting.figures import FIGURES, PlotParams, make_figures
 from pipeline.common.params import load_section
-from pipeline.plotting.augmentation import plot_model_augmentation, trained_augmentation
 from pipeline.common.publish import publish
+from pipeline.plotting.figures import FIGURES, PlotParams, make_augmentation_figure, make_figures, model_augmentation
 
 
 def main(args) -> None:
@@ -15,13 +14,14 @@ def main(args) -> None:
     out_dir = Path(args.out)
     outputs = [out_dir / f"{name}.png" for name in FIGURES]
     augmentation = out_dir / "augmentation.png"  # only when the train stage's model trained with augmentation
-    if trained_augmentation(args.model) is not None:
+    augment_config = model_augmentation(args.model)
+    if augment_config is not None:
         outputs.append(augmentation)
     with publish(outputs, "plot") as out:
         paths = make_figures(out.folder(args.out), args.train_plots, args.model, args.best, args.confusion, args.test,
                              args.search, params)
-        if augmentation in outputs:
-            paths.append(plot_model_augmentation(args.model, args.test, out[augmentation]))
+        if augment_config is not None:
+            paths.append(make_augmentation_figure(augment_config, args.test, out[augmentation]))
     print(f"plot: {len(paths)} figures in {args.out}")
 
 

@@ -82,7 +82,7 @@ def test_config_reaches_model_and_solver(data):
     assert model.preprocessor.mode == "unit_centered"
     np.testing.assert_allclose(model.preprocessor.mean, data["X_train"].mean(axis=0) / 255.0)
     assert solver.lr_history == pytest.approx([0.05, 0.025, 0.0125])
-    assert solver.num_train_samples == 50
+    assert solver.settings.num_train_samples == 50
     assert solver.optimizer.momentum == 0.5
 
 

@@ -124,11 +124,20 @@ def allowed(rule: Rule) -> str:
     return getattr(rule, "allowed", "(undescribed rule)")
 
 
-def param(rule: Rule, default: Any = dataclasses.MISSING, doc: str = "") -> Any:
-    """Declare a dataclass field validated by `rule`."""
+def param(rule: Rule, default: Any = dataclasses.MISSING, doc: str = "", assignment: bool = True) -> Any:
+    """Declare a dataclass field validated by `rule`.
+
+    `assignment=False` marks a setting added beyond the assignment's (read it with `is_assignment`).
+    """
+    metadata = {"rule": rule, "doc": doc, "assignment": assignment}
     if default is dataclasses.MISSING:
-        return field(metadata={"rule": rule, "doc": doc})
-    return field(default=default, metadata={"rule": rule, "doc": doc})
+        return field(metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def is_assignment(f: dataclasses.Field) -> bool:
+    """False for a field declared with `param(..., assignment=False)`."""
+    return f.metadata.get("assignment", True)
 
 
 def from_mapping(cls: type, data: Any, where: str) -> Any:

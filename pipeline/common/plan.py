@@ -11,15 +11,15 @@ import os
 import resource
 from typing import Any, Callable, Mapping, Sequence
 
-from pipeline.errors import PipelineError, shorten
+import numpy as np
 
-NUM_CLASSES = 10
+from pipeline.errors import PipelineError, shorten
+from pipeline.nn.loop import LoopSettings
+from pipeline.nn.model import DTYPES, NUM_CLASSES
+from pipeline.nn.optim import OPTIMIZERS
+
 # Per iteration: its loss in the history, then its row of iterations.csv as Python objects and text.
 HISTORY_BYTES_PER_ITERATION = 256
-# Solver's evaluation batch (images per forward pass when measuring accuracy).
-EVAL_BATCH = 10000
-OPTIMIZER_STATES = {"sgd": 0, "momentum": 1, "nesterov": 1, "rmsprop": 1, "adam": 2}
-ITEMSIZE = {"float32": 4, "float64": 8}
 
 
 class PlanError(PipelineError, ValueError):
@@ -81,14 +81,16 @@ def human(nbytes: float) -> str:
 def estimate(config: Any, train_shape: Sequence[int]) -> dict[str, tuple[str, int, str]]:
     """Peak memory of a run by the setting that drives each part: {setting: (what, bytes, detail)}."""
     n, d = int(train_shape[0]), int(train_shape[1])
-    s = ITEMSIZE.get(config.dtype, 8)
+    s = np.dtype(DTYPES[config.dtype]).itemsize if config.dtype in DTYPES else 8
     h, c = int(config.hidden_dim), NUM_CLASSES
     batch = max(min(int(config.batch_size), n), 1)
     # Capped so that absurd settings (10**4000 epochs) still give finite floats below.
     iterations = min(int(config.num_epochs) * max(n // batch, 1), 10**18)
     n_params = d * h + h + h * c + c
-    copies = 3 + OPTIMIZER_STATES.get(config.update_rule, 2)  # params, grads, best copy, optimizer state
-    eval_rows = min(EVAL_BATCH, max(n, 1))
+    optimizer = OPTIMIZERS.get(config.update_rule)
+    states = 2 if optimizer is None else len(optimizer.slots)
+    copies = 3 + states  # params, grads, best copy, optimizer state
+    eval_rows = min(LoopSettings.eval_batch_size, max(n, 1))
     return {
         "num_epochs": ("loss history", iterations * HISTORY_BYTES_PER_ITERATION, f"{iterations:,} iterations"),
         "hidden_dim": ("parameters and activations",

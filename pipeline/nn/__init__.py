@@ -6,8 +6,9 @@
   augment     batch distortions of uint8 digits: shifts, affine maps, elastic fields
   optim       update rules: SGD, momentum, Nesterov, RMSprop, Adam
   schedules   learning rate per epoch: exponential, cosine, step
-  solver      the minibatch training loop (the CS231n Solver interface), pause and continue
-  checkpoint  a Solver's state as an .npz file
+  loop        the minibatch training loop: optimizer, schedule, settings; pause and continue
+  solver      the assignment's Solver: CS231n's keywords mapped onto the training loop
+  checkpoint  a training loop's state as an .npz file
   npz         atomic, byte-identical .npz files read without pickle
 
 Nothing here imports the rest of `pipeline` except its error types (`pipeline.errors`).

@@ -11,6 +11,7 @@ from pipeline.nn.preprocess import Preprocessor
 
 INITS = ("normal", "he")
 DTYPES = {"float32": np.float32, "float64": np.float64}
+NUM_CLASSES = 10  # the digits: the default size of the output layer
 EVAL_CHUNK_BYTES = 4 << 20  # predict: float input per forward pass, at most (see predict)
 
 
@@ -37,7 +38,7 @@ class TwoLayerNet:
         self,
         input_dim: int = 784,
         hidden_dim: int = 100,
-        num_classes: int = 10,
+        num_classes: int = NUM_CLASSES,
         weight_scale: float = 1e-3,
         init: str = "normal",
         reg: float = 0.0,

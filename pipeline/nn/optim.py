@@ -7,11 +7,9 @@ part of an optimizer: the Solver's schedule gives it, epoch by epoch.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
-
-UPDATE_RULES = ("sgd", "momentum", "nesterov", "adam")  # the choices of params.yaml's update_rule
 
 
 def checked_array(state: dict[str, np.ndarray], key: str, shape: tuple[int, ...], dtype: Any, what: str) -> np.ndarray:
@@ -94,16 +92,17 @@ class SGD(Optimizer):
 
 
 class Momentum(Optimizer):
-    """v = mu * v - lr * dw; w += v. With `nesterov`, the look-ahead form
+    """v = mu * v - lr * dw; w += v. Its subclass Nesterov uses the look-ahead form
     w += -mu * v_prev + (1 + mu) * v (as in CS231n)."""
 
     slots = ("v",)
+    nesterov = False
 
-    def __init__(self, momentum: float = 0.9, nesterov: bool = False) -> None:
+    def __init__(self, momentum: float = 0.9) -> None:
         super().__init__()
-        self.momentum, self.nesterov = float(momentum), nesterov
+        self.momentum = float(momentum)
         # v_prev is a copy of v taken at the start of each step: scratch, not state.
-        self.scratch = ("scratch", "v_prev") if nesterov else ("scratch",)
+        self.scratch = ("scratch", "v_prev") if self.nesterov else ("scratch",)
 
     def update(self, name: str, w: np.ndarray, dw: np.ndarray, lr: float) -> None:
         slot = self._slot(name, w)
@@ -157,8 +156,7 @@ class Adam(Optimizer):
 class Nesterov(Momentum):
     """Momentum with the Nesterov look-ahead."""
 
-    def __init__(self, momentum: float = 0.9) -> None:
-        super().__init__(momentum, nesterov=True)
+    nesterov = True
 
 
 class RMSprop(Optimizer):
@@ -184,23 +182,30 @@ class RMSprop(Optimizer):
         w -= s
 
 
-# update_rule -> class; 'sgd_momentum' is CS231n's name for 'momentum'.
+# update_rule -> class: the choices of params.yaml's train.update_rule.
 OPTIMIZERS: dict[str, type[Optimizer]] = {
-    "sgd": SGD, "momentum": Momentum, "sgd_momentum": Momentum, "nesterov": Nesterov, "adam": Adam,
-    "rmsprop": RMSprop,
+    "sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "rmsprop": RMSprop, "adam": Adam,
 }
+UPDATE_RULES = tuple(OPTIMIZERS)
+# Other names the assignment's Solver accepts for a rule: CS231n calls momentum 'sgd_momentum'.
+ALIASES = {"sgd_momentum": "momentum"}
+
+
+def optimizer_class(update_rule: str) -> type[Optimizer]:
+    """The class of `update_rule` (a key of OPTIMIZERS or ALIASES); ValueError names the choices."""
+    cls = OPTIMIZERS.get(ALIASES.get(update_rule, update_rule))
+    if cls is None:
+        raise ValueError(f"update_rule {update_rule!r} is not one of {', '.join([*OPTIMIZERS, *ALIASES])}")
+    return cls
 
 
 def hyperparameters(update_rule: str) -> tuple[str, ...]:
     """The keyword hyperparameters the rule's optimizer takes (e.g. ('beta1', 'beta2', 'epsilon'))."""
-    cls = OPTIMIZERS.get(update_rule)
-    if cls is None:
-        raise ValueError(f"update_rule {update_rule!r} is not one of {', '.join(OPTIMIZERS)}")
-    return tuple(p for p in inspect.signature(cls.__init__).parameters if p != "self")
+    return tuple(p for p in inspect.signature(optimizer_class(update_rule).__init__).parameters if p != "self")
 
 
 def make_optimizer(update_rule: str, **options: Any) -> Optimizer:
-    """The optimizer named by `update_rule` (a key of OPTIMIZERS) with the given hyperparameters.
+    """The optimizer named by `update_rule` (a key of OPTIMIZERS or ALIASES) with the given hyperparameters.
 
     Options the rule does not take are refused, naming them and the ones it takes.
     """
@@ -209,12 +214,4 @@ def make_optimizer(update_rule: str, **options: Any) -> Optimizer:
     if unknown:
         raise ValueError(f"update_rule {update_rule!r} takes no {', '.join(unknown)}; "
                          f"it takes {', '.join(names) or 'no options'}")
-    return OPTIMIZERS[update_rule](**options)
-
-
-def optimizer_from(update_rule: str, settings: Mapping[str, Any]) -> Optimizer:
-    """The optimizer for `update_rule`, its hyperparameters read from `settings` by name (others ignored).
-
-    The path from a validated params.yaml section, which holds every rule's keys.
-    """
-    return make_optimizer(update_rule, **{k: settings[k] for k in hyperparameters(update_rule) if k in settings})
+    return optimizer_class(update_rule)(**options)

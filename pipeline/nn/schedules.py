@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,8 @@ Schedule = Exponential | Cosine | Step
 SCHEDULES: dict[str, type] = {"exponential": Exponential, "cosine": Cosine, "step": Step}
 
 
-def _fields(name: str) -> tuple[str, ...]:
+def fields(name: str) -> tuple[str, ...]:
+    """The arguments the schedule `name` takes (its dataclass fields)."""
     cls = SCHEDULES.get(name)
     if cls is None:
         raise ValueError(f"schedule {name!r} is not one of {', '.join(SCHEDULES)}")
@@ -55,13 +56,8 @@ def _fields(name: str) -> tuple[str, ...]:
 
 def make_schedule(name: str, **options: Any) -> Schedule:
     """The schedule `name` (a key of SCHEDULES) with the given fields; unknown ones are refused, named."""
-    names = _fields(name)
+    names = fields(name)
     unknown = sorted(set(options) - set(names))
     if unknown:
         raise ValueError(f"schedule {name!r} takes no {', '.join(unknown)}; it takes {', '.join(names)}")
     return SCHEDULES[name](**options)
-
-
-def schedule_from(name: str, settings: Mapping[str, Any]) -> Schedule:
-    """The schedule `name`, its fields read from `settings` by name (others ignored): the params.yaml path."""
-    return make_schedule(name, **{k: settings[k] for k in _fields(name) if k in settings})

@@ -9,9 +9,8 @@ import matplotlib as mpl
 import numpy as np
 
 from pipeline.nn.augment import AugmentConfig, Augmenter, describe
-from pipeline.data.split import load_prepared
-from pipeline.persistence import load_model
 from pipeline.plotting.render import new_figure, save, style
+from pipeline.training import AUGMENT_PREFIX
 
 GAP = 1  # pixel between tiles, drawn light grey
 
@@ -61,7 +60,7 @@ def plot_augmentation(images: np.ndarray, config: AugmentConfig, path: str | os.
 
 def augment_config_of(train_config: Mapping[str, Any], where: str = "train_config") -> AugmentConfig:
     """The augmentation settings among a recorded training config's augment_* keys (absent keys: off)."""
-    values = {k[len("augment_"):]: v for k, v in train_config.items() if k.startswith("augment_")}
+    values = {k.removeprefix(AUGMENT_PREFIX): v for k, v in train_config.items() if k.startswith(AUGMENT_PREFIX)}
     try:
         return AugmentConfig(**values)
     except (TypeError, ValueError) as exc:
@@ -74,23 +73,14 @@ def example_digits(images: np.ndarray, labels: np.ndarray, per_class: int = 1) -
     return images[np.concatenate(picks)] if picks else images[:0]
 
 
-def trained_augmentation(model_path: str | os.PathLike) -> AugmentConfig | None:
-    """The augmentation the model at `model_path` was trained with (its recorded augment_* keys), or None."""
-    _, meta = load_model(model_path)
-    config = augment_config_of(meta.get("train_config", {}), f"{model_path}: train_config")
+def trained_augmentation(train_config: Mapping[str, Any], where: str = "train_config") -> AugmentConfig | None:
+    """The augmentation a model was trained with (its recorded config's augment_* keys), or None without any."""
+    config = augment_config_of(train_config, where)
     return config if config.active else None
 
 
-def plot_model_augmentation(model_path: str | os.PathLike, split_path: str | os.PathLike,
-                            path: str | os.PathLike) -> Path | None:
-    """The augmentation figure for the model trained at `model_path`, on digits of `split_path`.
-
-    Reads the augment_* keys its training recorded; returns None (writing nothing) when it
-    trained without augmentation.
-    """
-    config = trained_augmentation(model_path)
-    if config is None:
-        return None
-    images, labels = load_prepared(split_path)
+def plot_model_augmentation(config: AugmentConfig, images: np.ndarray, labels: np.ndarray,
+                            path: str | os.PathLike) -> Path:
+    """The plot stage's augmentation figure: `config`'s distortions of one digit per class of `images`."""
     return plot_augmentation(example_digits(images, labels), config, path,
                              title="Augmentation used by the train stage: originals (left), distorted (right)")

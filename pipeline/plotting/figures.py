@@ -14,6 +14,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from pipeline.nn.augment import AugmentConfig
+from pipeline.plotting.augmentation import plot_model_augmentation, trained_augmentation
 from pipeline.plotting.confusion import FIGSIZE_CONFUSION, plot_confusion_matrix
 from pipeline.plotting.curves import FIGSIZE_TRAINING, plot_training_curves
 from pipeline.plotting.misclassified import misclassified_figsize, plot_misclassified
@@ -110,6 +112,18 @@ def _run_config(meta: Mapping[str, Any], model: Any) -> dict[str, Any]:
     if isinstance(config, Mapping):
         return dict(config)
     return {"hidden_dim": model.hidden_dim, "reg": model.reg}
+
+
+def model_augmentation(model_path: str | Path) -> AugmentConfig | None:
+    """The augmentation the model file at `model_path` was trained with, or None (then no figure is drawn)."""
+    model, meta = load_model(model_path)
+    return trained_augmentation(_run_config(meta, model), f"{model_path}: train_config")
+
+
+def make_augmentation_figure(config: AugmentConfig, test_split: str | Path, path: str | Path) -> Path:
+    """The augmentation figure for `config`, drawn on digits of the test split."""
+    images, labels = load_prepared(test_split)
+    return plot_model_augmentation(config, images, labels, path)
 
 
 def make_figures(

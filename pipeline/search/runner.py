@@ -55,13 +55,18 @@ def plan(params: SearchParams, configs: list[TrainParams]) -> list[int]:
     return rung_epochs(h.min_epochs, h.eta, num_epochs, len(configs))
 
 
+def rung_sizes(params: SearchParams, configs: list[TrainParams]) -> list[int]:
+    """How many candidates each rung of the plan trains (every candidate first, then the survivors)."""
+    sizes = [len(configs)]
+    for _ in plan(params, configs)[1:]:
+        sizes.append(keep_count(sizes[-1], params.halving.eta))
+    return sizes
+
+
 def planned_epochs(params: SearchParams, configs: list[TrainParams]) -> int:
     """Epochs the plan trains if no trial diverges (for progress)."""
-    rungs, n, total, prev = plan(params, configs), len(configs), 0, 0
-    for r, target in enumerate(rungs):
-        total += n * (target - prev)
-        prev, n = target, keep_count(n, params.halving.eta) if r < len(rungs) - 1 else n
-    return total
+    rungs = plan(params, configs)
+    return sum(n * (target - prev) for n, target, prev in zip(rung_sizes(params, configs), rungs, [0, *rungs]))
 
 
 def _from_store(summary: dict[str, Any], index: int, overrides: dict[str, Any], until: int) -> Trial:

@@ -11,7 +11,7 @@ from threadpoolctl import threadpool_limits
 
 from pipeline.nn.checkpoint import load_checkpoint, save_checkpoint
 from pipeline.errors import PipelineError
-from pipeline.nn.solver import Solver, TrainingDiverged
+from pipeline.nn.loop import TrainingDiverged, TrainingLoop
 from pipeline.training import TrainParams, build_solver
 
 
@@ -62,7 +62,7 @@ class Trial:
                      train_acc=self.train_acc[: epoch + 1], val_acc=val, from_store=self.from_store)
 
 
-def _resume(task: TrialTask, data: dict[str, np.ndarray]) -> Solver:
+def _resume(task: TrialTask, data: dict[str, np.ndarray]) -> TrainingLoop:
     solver = build_solver(task.config, data, verbose=False, progress=False)
     if task.checkpoint and os.path.isfile(task.checkpoint):
         try:

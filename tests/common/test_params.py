@@ -181,7 +181,7 @@ def test_train_config_defaults_are_the_assignments():
     [
         ("lr", -1),
         ("lr", 0),
-        ("update_rule", "rmsprop"),
+        ("update_rule", "adagrad"),
         ("hidden_dim", 2.5),
         ("hidden_dim", 0),
         ("batch_size", True),

@@ -59,3 +59,15 @@ def test_available_memory_is_positive_and_human_readable():
     room = available_memory()
     assert room is None or room > 0
     assert human(1536) == "1.5 KiB" and human(3 * GIB) == "3.0 GiB" and human(10) == "10 B"
+
+
+def test_optimizer_state_and_item_size_come_from_the_optimizer_and_model():
+    from pipeline.nn.optim import OPTIMIZERS
+
+    n_params = 784 * 100 + 100 + 100 * 10 + 10
+    size = {rule: estimate(TrainParams(hidden_dim=100, update_rule=rule), SHAPE)["hidden_dim"][1] for rule in OPTIMIZERS}
+    for rule, cls in OPTIMIZERS.items():  # one parameter-sized float32 array per optimizer slot
+        assert size[rule] - size["sgd"] == len(cls.slots) * n_params * 4, rule
+    assert size["adam"] - size["rmsprop"] == n_params * 4
+    double = estimate(TrainParams(hidden_dim=100, dtype="float64"), SHAPE)["hidden_dim"][1]
+    assert double == 2 * size["sgd"]

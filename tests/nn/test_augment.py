@@ -158,6 +158,7 @@ def test_mosaic_and_figure(tmp_path):
 
 
 def test_plot_stage_figure_follows_the_train_stage_model(tmp_path):
+    from pipeline.plotting.figures import make_augmentation_figure, model_augmentation
     from pipeline.training import TrainParams, build_model, save_trained
 
     images = digits(20)
@@ -166,10 +167,14 @@ def test_plot_stage_figure_follows_the_train_stage_model(tmp_path):
     data = {"X_train": images, "y_train": labels}
     for name, cfg in (("off", TrainParams()), ("on", TrainParams(augment_shift=2, augment_elastic_alpha=30))):
         save_trained(tmp_path / f"{name}.npz", build_model(cfg, images), cfg, data, 0.5)
-    assert plot_model_augmentation(tmp_path / "off.npz", tmp_path / "test.npz", tmp_path / "off.png") is None
-    assert not (tmp_path / "off.png").exists()
-    out = plot_model_augmentation(tmp_path / "on.npz", tmp_path / "test.npz", tmp_path / "on.png")
+    assert model_augmentation(tmp_path / "off.npz") is None
+    config = model_augmentation(tmp_path / "on.npz")
+    assert config == AugmentConfig(shift=2, elastic_alpha=30.0)
+    out = make_augmentation_figure(config, tmp_path / "test.npz", tmp_path / "on.png")
     assert out == tmp_path / "on.png" and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the figure depends only on the config and the images, not on where they were read from
+    again = plot_model_augmentation(config, images, labels, tmp_path / "again.png")
+    assert again.read_bytes() == out.read_bytes()
 
 
 def test_augment_config_of_a_recorded_config():

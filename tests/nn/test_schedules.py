@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from pipeline.nn.schedules import SCHEDULES, Cosine, Exponential, Step, make_schedule, schedule_from
+from pipeline.nn.schedules import SCHEDULES, Cosine, Exponential, Step, make_schedule
 
 
 def test_exponential_decay():
@@ -43,12 +43,3 @@ def test_unknown_schedule_rejected():
 def test_unknown_option_refused_naming_it():
     with pytest.raises(ValueError, match="schedule 'step' takes no lr_min; it takes lr, step_size, gamma"):
         make_schedule("step", lr=0.1, lr_min=0.0)
-
-
-def test_schedule_from_settings_reads_only_its_fields():
-    settings = {"lr": 0.5, "lr_decay": 0.5, "num_epochs": 10, "lr_min": 0.1, "step_size": 2, "gamma": 0.5,
-                "momentum": 0.9}
-    assert schedule_from("exponential", settings) == Exponential(0.5, 0.5)
-    assert schedule_from("cosine", settings) == Cosine(0.5, 10, 0.1)
-    assert schedule_from("step", settings) == Step(0.5, 2, 0.5)
-    assert schedule_from("step", settings)(3) == pytest.approx(0.25)

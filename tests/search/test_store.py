@@ -66,7 +66,7 @@ def test_code_key_covers_every_module_of_the_trial_codes_import_closure(tmp_path
     """Editing any file a trial runs, in a copy of the package, changes the key; augment.py among them."""
     root = _copy_tree(tmp_path)
     closure = [p.relative_to(root).as_posix() for p in import_closure([root / TRIAL_CODE], root)]
-    assert {"pipeline/nn/augment.py", "pipeline/nn/solver.py", "pipeline/training.py", TRIAL_CODE} <= set(closure)
+    assert {"pipeline/nn/augment.py", "pipeline/nn/loop.py", "pipeline/training.py", TRIAL_CODE} <= set(closure)
     base = code_fingerprint(root)
     assert base == code_fingerprint()  # the copy has the same code as the package
     for rel in closure:
