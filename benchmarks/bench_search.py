@@ -40,21 +40,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
+
+from pipeline.nn.npz import save_npz
+from pipeline.common.params import read_params
+from pipeline.search.runner import run_search
+from pipeline.search.settings import SearchParams
+from pipeline.search.store import TrialStore
+from pipeline.search.trial import best_trial
+from pipeline.search.executors import DaskExecutor, LocalExecutor, SerialExecutor, thread_env
+from pipeline.training import load_solver_data
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-import yaml  # noqa: E402
-
-from pipeline.nn.npz import save_npz  # noqa: E402
-from pipeline.common.params import read_params  # noqa: E402
-from pipeline.search.runner import run_search  # noqa: E402
-from pipeline.search.settings import SearchParams  # noqa: E402
-from pipeline.search.store import TrialStore  # noqa: E402
-from pipeline.search.trial import best_trial  # noqa: E402
-from pipeline.search.executors import DaskExecutor, LocalExecutor, SerialExecutor, thread_env  # noqa: E402
-from pipeline.training import load_solver_data  # noqa: E402
 
 SECTIONS = ("executors", "halving", "overhead", "kill")
 

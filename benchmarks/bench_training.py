@@ -42,14 +42,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from pipeline.data.split import load_prepared
+from pipeline.nn.model import TwoLayerNet
+from pipeline.nn.preprocess import Preprocessor
+from pipeline.nn.solver import Solver
 
-from pipeline.data.split import load_prepared  # noqa: E402
-from pipeline.nn.model import TwoLayerNet  # noqa: E402
-from pipeline.nn.preprocess import Preprocessor  # noqa: E402
-from pipeline.nn.solver import Solver  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 NUM_CLASSES = 10
 PIXELS = 784

@@ -26,16 +26,14 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from pipeline.data.split import load_prepared
+from pipeline.evaluate import evaluate
+from pipeline.common.params import ParamsError, read_params
+from pipeline.plotting.augmentation import example_digits, plot_augmentation
+from pipeline.tools.recipe import dvc_command, load_recipe, recipe_path
+from pipeline.training import TrainParams, load_solver_data, train
 
-from pipeline.data.split import load_prepared  # noqa: E402
-from pipeline.evaluate import evaluate  # noqa: E402
-from pipeline.common.params import ParamsError, read_params  # noqa: E402
-from pipeline.plotting.augmentation import example_digits, plot_augmentation  # noqa: E402
-from pipeline.tools.recipe import dvc_command, load_recipe, recipe_path  # noqa: E402
-from pipeline.training import TrainParams, load_solver_data, train  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def recipe_config(name: str, params_file: str | os.PathLike, seed: int | None = None) -> TrainParams:

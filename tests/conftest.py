@@ -109,15 +109,21 @@ def packaged_raw(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object
 
 
 @pytest.fixture(scope="session")
-def pipeline_repo(tmp_path_factory: pytest.TempPathFactory):
-    """A copy of the project run once with the real `dvc repro` on small settings (tests/e2e.py
-    SMALL_PARAMS), its outputs committed. Shared by the end-to-end modules to save a pipeline run;
-    each module's fixture first brings it back to HEAD."""
+def pipeline_template(tmp_path_factory: pytest.TempPathFactory):
+    """A copy of the project run once per session with the real `dvc repro` on small settings
+    (support.SMALL_PARAMS), its outputs committed. Tests never touch it: they get a copy (pipeline_repo)."""
     from support import Repo, ran_stages
 
-    repo = Repo.create(tmp_path_factory.mktemp("e2e"))
+    repo = Repo.create(tmp_path_factory.mktemp("e2e-template"))
     first = repo.dvc("repro")
     assert ran_stages(first.stdout) == {"download", "split", "train", "search", "evaluate", "plot"}
     repo.git("add", "-A")
     repo.git("commit", "-q", "-m", "pipeline outputs")
     return repo
+
+
+@pytest.fixture
+def pipeline_repo(pipeline_template, tmp_path: Path):
+    """This test's own copy of the pipeline template (git history, DVC cache and run-cache included),
+    so end-to-end tests run alone or in any order."""
+    return pipeline_template.copy(tmp_path / "pipeline")

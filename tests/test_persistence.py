@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import numpy as np
@@ -96,7 +97,7 @@ def test_different_models_give_different_files(tmp_path, images):
 
 
 def _assert_rejected(path, *words):
-    with pytest.raises(ModelFileError) as info:
+    with pytest.raises(ModelFileError, match=f"^{re.escape(str(path))}: ") as info:
         load_model(path)
     msg = str(info.value)
     assert str(path) in msg, msg

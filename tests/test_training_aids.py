@@ -11,10 +11,7 @@ import pytest
 from pipeline.nn.layers import softmax_loss
 from pipeline.nn.model import TwoLayerNet
 
-try:
-    from gradcheck import eval_numerical_gradient, rel_error
-except ImportError:  # tests/ imported as a package
-    from tests.gradcheck import eval_numerical_gradient, rel_error
+from support import eval_numerical_gradient, rel_error
 
 
 # ------------------------------------------------------------------------------ label smoothing

@@ -13,7 +13,7 @@ from pipeline.nn.optim import UPDATE_RULES, RMSprop, hyperparameters
 from pipeline.nn.schedules import SCHEDULES, fields as schedule_fields
 from pipeline.training import (MODEL_SETTINGS, OPTIMIZER_SETTINGS, OPTIONAL_KEYS, SCHEDULE_SETTINGS, TrainParams,
                                build_model, build_optimizer, build_schedule, build_solver, recorded_config, train)
-from synthetic import block_images
+from support import block_images
 
 FIELDS = {f.name for f in dataclasses.fields(TrainParams)}
 

@@ -5,7 +5,6 @@ import dataclasses
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,9 +15,9 @@ from pipeline.common.params import ParamsError
 from pipeline.training import OPTIONAL_KEYS, TrainParams, build_model, recorded_config, train
 from pipeline.tools.recipe import RecipeError
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import run_recipe  # noqa: E402
+from support import ROOT, benchmark_module
+
+run_recipe = benchmark_module("run_recipe")
 
 
 def digit_blocks(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

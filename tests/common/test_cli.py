@@ -89,7 +89,7 @@ def test_anything_else_is_a_bug(exc):
     assert user_message(exc) is None
 
 
-def _run_in_process(exc, monkeypatch, capsys, traceback_env=None):
+def _run_in_process(exc, expected, match, monkeypatch, capsys, traceback_env=None):
     if traceback_env is None:
         monkeypatch.delenv("PIPELINE_TRACEBACK", raising=False)
     else:
@@ -100,23 +100,24 @@ def _run_in_process(exc, monkeypatch, capsys, traceback_env=None):
 
     parser = stage_parser("test")
     parser.prog = "stage.py"
-    with pytest.raises(BaseException) as info:
+    with pytest.raises(expected, match=match) as info:
         run_stage(main, parser, [])
     return info, capsys.readouterr().err
 
 
 def test_run_stage_prints_user_errors_and_exits_1(monkeypatch, capsys):
-    info, err = _run_in_process(PipelineError("it went wrong"), monkeypatch, capsys)
+    info, err = _run_in_process(PipelineError("it went wrong"), SystemExit, "^1$", monkeypatch, capsys)
     assert info.type is SystemExit and info.value.code == 1 and err == "stage: error: it went wrong\n"
 
 
 def test_run_stage_lets_bugs_raise(monkeypatch, capsys):
-    info, err = _run_in_process(ValueError("a bug"), monkeypatch, capsys)
+    info, err = _run_in_process(ValueError("a bug"), ValueError, "^a bug$", monkeypatch, capsys)
     assert info.type is ValueError and err == ""
 
 
 def test_pipeline_traceback_shows_user_errors_too(monkeypatch, capsys):
-    info, _ = _run_in_process(PipelineError("it went wrong"), monkeypatch, capsys, traceback_env="1")
+    info, _ = _run_in_process(PipelineError("it went wrong"), PipelineError, "^it went wrong$", monkeypatch, capsys,
+                              traceback_env="1")
     assert info.type is PipelineError
 
 

@@ -25,10 +25,10 @@ def test_atomic_write_success(tmp_path):
 
 def test_atomic_write_failure_leaves_nothing(tmp_path):
     path = tmp_path / "out.bin"
-    with pytest.raises(Boom):
+    with pytest.raises(Boom, match="^stop mid-write$"):
         with atomic_write(path) as f:
             f.write(b"half")
-            raise Boom()
+            raise Boom("stop mid-write")
     assert not path.exists()
     assert list(tmp_path.iterdir()) == []  # no temporary file left behind
 
@@ -36,10 +36,10 @@ def test_atomic_write_failure_leaves_nothing(tmp_path):
 def test_atomic_write_failure_keeps_old_content(tmp_path):
     path = tmp_path / "out.txt"
     path.write_text("old\n")
-    with pytest.raises(Boom):
+    with pytest.raises(Boom, match="^stop mid-write$"):
         with atomic_write(path, "w") as f:
             f.write("new")
-            raise Boom()
+            raise Boom("stop mid-write")
     assert path.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
 
@@ -95,7 +95,7 @@ def test_load_npz_names_missing_required_array(tmp_path):
     path = tmp_path / "a.npz"
     save_npz(path, {"x": np.arange(3)})
     assert set(load_npz(path, required={"x": "the x values"})) == {"x"}
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match=r"missing array 'labels' \(the class labels\)") as info:
         load_npz(path, required={"x": "the x values", "labels": "the class labels"})
     msg = str(info.value)
     assert "labels" in msg and "the class labels" in msg and str(path) in msg

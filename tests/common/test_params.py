@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 
 import pytest
@@ -22,7 +23,7 @@ from pipeline.training import TrainParams
 
 
 def _rejects(rule, where, value):
-    with pytest.raises(ParamsError) as info:
+    with pytest.raises(ParamsError, match=f"^{re.escape(where)}") as info:
         rule(where, value)
     msg = str(info.value)
     assert where in msg, msg
@@ -77,7 +78,7 @@ def test_list_of_rule():
     _rejects(r, "s.k", [1])
     _rejects(r, "s.k", "12")
     _rejects(r, "s.k", (1, 2))  # YAML gives lists
-    with pytest.raises(ParamsError) as info:
+    with pytest.raises(ParamsError, match=r"^s\.k\[1\] = -2 is not allowed") as info:
         r("s.k", [1, -2])
     assert "s.k[1]" in str(info.value) and "-2" in str(info.value)
 
@@ -100,21 +101,21 @@ def test_from_mapping_defaults_and_values():
 
 
 def test_from_mapping_unknown_key():
-    with pytest.raises(ParamsError) as info:
+    with pytest.raises(ParamsError, match=r"unknown key\(s\) colour") as info:
         from_mapping(Section, {"name": "x", "colour": "red"}, "p.yaml:sec")
     msg = str(info.value)
     assert "colour" in msg and "p.yaml:sec" in msg
 
 
 def test_from_mapping_missing_required_key():
-    with pytest.raises(ParamsError) as info:
+    with pytest.raises(ParamsError, match="missing key 'name'") as info:
         from_mapping(Section, {"size": 2}, "p.yaml:sec")
     msg = str(info.value)
     assert "'name'" in msg and "p.yaml:sec" in msg
 
 
 def test_from_mapping_bad_value_names_full_key():
-    with pytest.raises(ParamsError) as info:
+    with pytest.raises(ParamsError, match=r"^p\.yaml:sec\.size = 0 is not allowed") as info:
         from_mapping(Section, {"name": "x", "size": 0}, "p.yaml:sec")
     assert "p.yaml:sec.size" in str(info.value) and "0" in str(info.value)
 
@@ -136,7 +137,7 @@ def test_read_params_missing_file(tmp_path):
 def test_read_params_invalid_yaml(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text("train: [unclosed\n  lr: : 1\n")
-    with pytest.raises(ParamsError) as info:
+    with pytest.raises(ParamsError, match="not valid YAML") as info:
         read_params(path)
     assert str(path) in str(info.value)
 
@@ -195,7 +196,7 @@ def test_train_config_defaults_are_the_assignments():
     ],
 )
 def test_train_config_rejects_bad_value(key, value):
-    with pytest.raises(ParamsError) as info:
+    with pytest.raises(ParamsError, match=rf"^params\.yaml:train\.{key} = ") as info:
         TrainParams.from_dict({key: value}, "params.yaml:train")
     msg = str(info.value)
     assert f"params.yaml:train.{key}" in msg, msg
@@ -203,7 +204,7 @@ def test_train_config_rejects_bad_value(key, value):
 
 
 def test_train_config_rejects_unknown_key():
-    with pytest.raises(ParamsError) as info:
+    with pytest.raises(ParamsError, match=r"unknown key\(s\) learning_rate") as info:
         TrainParams.from_dict({"learning_rate": 0.1}, "params.yaml:train")
     assert "learning_rate" in str(info.value)
 
@@ -224,7 +225,7 @@ def test_with_overrides_validates():
     assert new.lr == 0.5 and new.hidden_dim == 10
     assert cfg.lr == 1e-3  # the original is unchanged (frozen)
     assert dataclasses.replace(new, lr=1e-3, hidden_dim=25) == cfg
-    with pytest.raises(ParamsError) as info:
+    with pytest.raises(ParamsError, match=r"^--set\.batch_size = 0 is not allowed") as info:
         cfg.with_overrides({"batch_size": 0}, "--set")
     assert "--set.batch_size" in str(info.value)
     with pytest.raises(ParamsError, match="nonsense"):

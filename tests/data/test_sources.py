@@ -71,7 +71,7 @@ def test_every_failure_is_listed(http_mirror, tiny_mnist, tiny_sha256) -> None:
     truncated = http_mirror({name: data[:-10] for name, data in gz.items()})
     wrong = http_mirror(_gz({name: data + b"\0" for name, data in tiny_mnist.items()}))
     missing = http_mirror({})
-    with pytest.raises(SourceError) as exc:
+    with pytest.raises(SourceError, match="not a complete gzip file") as exc:
         fetch_mirrors([truncated, wrong, missing], sha256=tiny_sha256, gz_md5=None, timeout=5, progress=False)
     msg = str(exc.value)
     assert "not a complete gzip file" in msg
@@ -87,7 +87,7 @@ def test_unreachable_mirror_is_skipped_for_later_files(dead_mirror, http_mirror,
     assert got.files == tiny_mnist
     first = official.TRAIN_IMAGES + ".gz"
     only_first = http_mirror({first: gz[first]})
-    with pytest.raises(SourceError) as exc:
+    with pytest.raises(SourceError, match="skipped, mirror unreachable earlier") as exc:
         fetch_mirrors([dead_mirror, only_first], sha256=tiny_sha256, gz_md5=None, timeout=5, progress=False)
     msg = str(exc.value)
     assert f"no mirror served {official.TRAIN_LABELS}" in msg
@@ -117,7 +117,7 @@ def test_folder_missing_file_is_named(tmp_path, tiny_mnist) -> None:
     for name, data in tiny_mnist.items():
         if name != official.TEST_LABELS:
             (tmp_path / name).write_bytes(data)
-    with pytest.raises(SourceError) as exc:
+    with pytest.raises(SourceError, match="missing t10k-labels-idx1-ubyte") as exc:
         fetch_folder(tmp_path)
     assert str(tmp_path) in str(exc.value) and "missing t10k-labels-idx1-ubyte" in str(exc.value)
 

@@ -123,7 +123,7 @@ def test_split_refuses_altered_raw_data(tmp_path, official_raw, name, alteration
         (raw / n).symlink_to(official_raw / n)
     (raw / name).unlink()
     (raw / name).write_bytes(ALTERATIONS[alteration]((official_raw / name).read_bytes()))
-    with pytest.raises(ChecksumError) as info:
+    with pytest.raises(ChecksumError, match="altered or damaged: SHA-256") as info:
         prepare(raw, tmp_path / "out", SplitParams(), tmp_path / "split.json")
     message = str(info.value)
     assert message.startswith(f"{raw / name}: altered or damaged")
@@ -172,7 +172,7 @@ NOT_NPZ = ("empty", "text", "pickle", "pickle_gz", "npy", "npy_object", "npz_obj
 @pytest.mark.parametrize("kind", NOT_NPZ)
 def test_loading_a_non_model_says_what_was_expected(tmp_path, kind):
     path = _not_npz_files(tmp_path)[kind]
-    with pytest.raises(PipelineError) as info:
+    with pytest.raises(PipelineError, match="expected a model file written by the train or search stage") as info:
         load_model(path)
     message = str(info.value)
     assert message.startswith(str(path)) and "a model file written by the train or search stage" in message
@@ -182,7 +182,7 @@ def test_loading_a_non_model_says_what_was_expected(tmp_path, kind):
 @pytest.mark.parametrize("kind", NOT_NPZ)
 def test_loading_a_non_split_says_what_was_expected(tmp_path, kind):
     path = _not_npz_files(tmp_path)[kind]
-    with pytest.raises(DataError) as info:
+    with pytest.raises(DataError, match="expected a prepared split written by the split stage") as info:
         load_prepared(path)
     message = str(info.value)
     assert message.startswith(str(path)) and "prepared split" in message
@@ -248,7 +248,7 @@ def test_a_huge_value_is_shown_cut(tmp_path, case, key):
 
     path = tmp_path / "params.yaml"
     path.write_text(f"train:\n  {key}: {HUGE_VALUES[case]}\n")
-    with pytest.raises(PipelineError) as info:  # a bad value, or (10**4000 epochs) a plan that cannot fit
+    with pytest.raises(PipelineError, match=rf"^params\.yaml:train\.{key} = ") as info:  # a bad value, or (10**4000 epochs) a plan that cannot fit
         check_plan(TrainParams.from_dict(read_params(path)["train"], "params.yaml:train"), (55000, 784),
                    "params.yaml:train")
     message = str(info.value)
@@ -258,7 +258,7 @@ def test_a_huge_value_is_shown_cut(tmp_path, case, key):
 def test_unknown_keys_by_the_thousand_are_listed_short(tmp_path):
     from pipeline.training import TrainParams
 
-    with pytest.raises(ParamsError) as info:
+    with pytest.raises(ParamsError, match=r"unknown key\(s\) bogus0, .* and 9995 more") as info:
         TrainParams.from_dict({f"bogus{i}": 1 for i in range(10_000)}, "params.yaml:train")
     assert "and 9995 more" in str(info.value) and len(str(info.value)) < 600
 
@@ -273,6 +273,6 @@ def test_billion_laughs_does_not_explode(tmp_path):
     from pipeline.common.params import load_section
 
     start = time.monotonic()
-    with pytest.raises(ParamsError) as info:
+    with pytest.raises(ParamsError, match=r"^params\.yaml:download\.mirrors\[0\] = .* is not allowed") as info:
         load_section(DownloadParams, "download", path)
     assert time.monotonic() - start < 5 and len(str(info.value)) < 300

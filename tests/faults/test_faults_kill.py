@@ -81,7 +81,8 @@ def published(tmp_path) -> Path:
 def test_kill_between_renames_is_rolled_back_at_next_start(published, kill_after):
     proc = publish_run(published, "gen-01", kill_after)
     assert proc.wait(timeout=60) == -signal.SIGKILL
-    assert generations(published) == {"gen-00", "gen-01"} or kill_after == 0  # mixed, until the next start
+    # Killed before its first move (kill_after 0): all old; later: mixed, until the next start.
+    assert generations(published) == ({"gen-00"} if kill_after == 0 else {"gen-00", "gen-01"})
     assert (published / TMP_DIR).is_dir()
     recover(published / TMP_DIR)
     assert generations(published) == {"gen-00"}  # all old again, as dvc.lock still says
@@ -166,35 +167,40 @@ def pipeline(tmp_path_factory, packaged_raw):
 # group: DVC, the stage and its workers) or as a script run by hand, at one of these moments:
 #   early    a seeded 0.05-0.5 s after the start (interpreter, imports, reading inputs)
 #   writing  a seeded 0-20 ms after the stage starts writing its outputs in .pipeline-tmp
-#   moving   as soon as its journal exists (its outputs being renamed into place)
-#   locking  as soon as DVC starts rewriting dvc.lock
+#   moving   as it renames its first output into place (its journal written)
+#   locking  as DVC opens dvc.lock to rewrite it
+# The last two last a few milliseconds: the killed processes kill themselves then (killhook/).
 KILL_CASES = [("download", "dvc", "locking"), ("split", "script", "writing"), ("train", "dvc", "moving"),
               ("search", "script", "early"), ("evaluate", "dvc", "writing"), ("plot", "script", "moving")]
 
 
+KILL_HOOK = Path(__file__).resolve().parent / "killhook"
+
+
+def kill_hook_env(repo: Repo, stage: str, moment: str, mark: Path) -> dict[str, str]:
+    """The environment in which the processes of a run kill their group themselves at `moment`."""
+    return {**repo.env, "PYTHONPATH": os.pathsep.join([str(KILL_HOOK), repo.env["PYTHONPATH"]]),
+            "PIPELINE_KILL_AT": moment, "PIPELINE_KILL_STAGE": stage, "PIPELINE_KILL_TMP": TMP_DIR,
+            "PIPELINE_KILL_MARK": str(mark)}
+
+
 def wait_for_moment(repo: Repo, proc: subprocess.Popen, stage: str, moment: str,
                     rng: np.random.Generator) -> bool:
-    """Return once `moment` has come (True) or the process has ended first (False)."""
-    tmp, lock = repo.path / TMP_DIR, repo.path / "dvc.lock"
-    lock_mtime = lock.stat().st_mtime_ns
+    """For `early` and `writing`: return once the moment has come (True) or the process has ended first (False)."""
+    tmp = repo.path / TMP_DIR
     if moment == "early":
         time.sleep(rng.uniform(0.05, 0.5))
         return proc.poll() is None
     while proc.poll() is None:
-        if moment == "locking" and lock.exists() and lock.stat().st_mtime_ns != lock_mtime:
-            return True
-        transactions = list(tmp.glob(f"{stage}-*/")) if tmp.is_dir() else []
-        if moment == "writing" and transactions:
+        if list(tmp.glob(f"{stage}-*/")) if tmp.is_dir() else []:
             time.sleep(rng.uniform(0, 0.02))
             return proc.poll() is None
-        if moment == "moving" and any((t / "journal.json").exists() for t in transactions):
-            return True
         time.sleep(0.0005)
     return False
 
 
 @pytest.mark.parametrize("stage, how, moment", KILL_CASES, ids=[f"{s}-{h}-{m}" for s, h, m in KILL_CASES])
-def test_stage_killed_then_dvc_repro_gives_identical_outputs(pipeline, stage, how, moment):
+def test_stage_killed_then_dvc_repro_gives_identical_outputs(pipeline, stage, how, moment, tmp_path):
     repo, reference, _ = pipeline
     rng = np.random.default_rng(STAGES.index(stage))
     if stage in VARIANT:
@@ -203,14 +209,21 @@ def test_stage_killed_then_dvc_repro_gives_identical_outputs(pipeline, stage, ho
         command = [sys.executable, "-m", "dvc", "repro", "-s", stage] + ([] if stage in VARIANT else ["-f"])
     else:
         command = [sys.executable, f"stages/{stage}.py"]
-    proc = subprocess.Popen(command, cwd=repo.path, env=repo.env, start_new_session=True,
+    mark = tmp_path / "kill-moment"
+    self_killed = moment in ("moving", "locking")
+    env = kill_hook_env(repo, stage, moment, mark) if self_killed else repo.env
+    proc = subprocess.Popen(command, cwd=repo.path, env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    came = wait_for_moment(repo, proc, stage, moment, rng)
-    if came:
-        os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=300)
-    print(f"{stage} ({how}, {moment}): {'killed' if came else 'had finished first'}")
-    assert came or moment in ("moving", "locking")  # the last two last milliseconds: a kill may come late
+    if self_killed:
+        proc.wait(timeout=600)
+        came = mark.exists() and mark.read_text() == moment
+    else:
+        came = wait_for_moment(repo, proc, stage, moment, rng)
+        if came:
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=300)
+    assert came, f"{stage} ({how}): the process ended (exit {proc.returncode}) before the moment '{moment}'"
+    assert proc.returncode == -signal.SIGKILL, f"{stage} ({how}, {moment}): exit {proc.returncode}, not killed"
     repo.git("checkout", "--", "params.yaml")
     repro = repo.dvc("repro", check=False)
     if repro.returncode != 0 and how == "dvc" and "dvc.lock' validation failed" in repro.stderr:

@@ -62,7 +62,7 @@ def _body(behaviour, tiny_mnist):
 def test_bad_mirror_is_abandoned_in_bounded_time_naming_it(bad_mirror, behaviour, tiny_mnist, tiny_sha256):
     mirror = bad_mirror(behaviour, _body(behaviour, tiny_mnist))
     start = time.monotonic()
-    with pytest.raises(SourceError) as exc:
+    with pytest.raises(SourceError, match="^no mirror served ") as exc:
         fetch_mirrors([mirror.url], sha256=tiny_sha256, gz_md5=None, timeout=TIMEOUT, progress=False,
                       file_deadline=DEADLINE)
     assert time.monotonic() - start < BOUND
@@ -119,7 +119,7 @@ def test_download_stage_ends_with_one_message_and_writes_nothing(tmp_path, bad_m
 
 def test_all_mirrors_bad_lists_each(tmp_path, bad_mirror, tiny_mnist, tiny_sha256):
     mirrors = [bad_mirror(b, _body(b, tiny_mnist)) for b in ("stall", "wrong_bytes", "http_500")]
-    with pytest.raises(DownloadError) as exc:
+    with pytest.raises(DownloadError, match=r"^no MNIST source worked \(download\.source = 'mirrors'\)") as exc:
         download(tmp_path / "raw", source="mirrors", mirrors=[m.url for m in mirrors], timeout=TIMEOUT,
                  sha256=tiny_sha256, gz_md5=None, progress=False, file_deadline=DEADLINE)
     message = str(exc.value)

@@ -13,7 +13,7 @@ from pipeline.nn.optim import make_optimizer
 from pipeline.nn.preprocess import Preprocessor
 from pipeline.nn.schedules import Cosine, Exponential
 from pipeline.nn.solver import Solver
-from synthetic import block_images
+from support import block_images
 
 N_EPOCHS = 5
 LR = {"sgd": 0.3, "momentum": 0.05, "nesterov": 0.05, "rmsprop": 1e-3, "adam": 1e-2}

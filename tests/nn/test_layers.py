@@ -14,10 +14,7 @@ from pipeline.nn.layers import (
     softmax_loss,
 )
 
-try:
-    from gradcheck import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
-except ImportError:  # tests/ imported as a package
-    from tests.gradcheck import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
+from support import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
 
 TOL = 1e-7
 

@@ -11,7 +11,7 @@ from pipeline.nn.optim import Adam
 from pipeline.nn.preprocess import Preprocessor
 from pipeline.nn.schedules import Exponential
 from pipeline.nn.solver import Solver
-from synthetic import block_images
+from support import block_images
 
 
 @pytest.fixture(scope="module")

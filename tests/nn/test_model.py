@@ -8,10 +8,7 @@ from pipeline.nn.model import TwoLayerNet
 from pipeline.nn.preprocess import Preprocessor
 from pipeline.nn.solver import Solver
 
-try:
-    from gradcheck import eval_numerical_gradient, rel_error
-except ImportError:  # tests/ imported as a package
-    from tests.gradcheck import eval_numerical_gradient, rel_error
+from support import eval_numerical_gradient, rel_error
 
 PARAMS = ("W1", "b1", "W2", "b2")
 

@@ -13,7 +13,7 @@ from pipeline.nn.optim import SGD, Adam, Momentum
 from pipeline.nn.preprocess import Preprocessor
 from pipeline.nn.schedules import Cosine, Exponential, Step
 from pipeline.nn.solver import Solver, TrainingDiverged
-from synthetic import block_images
+from support import block_images
 
 PARAMS = ("W1", "b1", "W2", "b2")
 
@@ -157,7 +157,7 @@ def test_training_diverged_names_iteration_and_lr():
     solver = Solver(model, {"X_train": X, "y_train": y, "X_val": X, "y_val": y},
                     update_rule="sgd", optim_config={"learning_rate": 1e6},
                     batch_size=25, num_epochs=5, verbose=False, progress=False)
-    with np.errstate(all="ignore"), pytest.raises(TrainingDiverged) as info:
+    with np.errstate(all="ignore"), pytest.raises(TrainingDiverged, match=r"^training diverged: loss \S+ at iteration \d+ with learning rate") as info:
         solver.train()
     exc = info.value
     assert 1 <= exc.iteration <= 5 * 2
@@ -178,7 +178,7 @@ def test_diverged_reports_the_scheduled_lr():
     solver = Solver(model, {"X_train": X, "y_train": y, "X_val": X, "y_val": y},
                     update_rule="sgd", schedule=Step(1e-12, step_size=1, gamma=1e18),
                     batch_size=25, num_epochs=3, verbose=False, progress=False)
-    with np.errstate(all="ignore"), pytest.raises(TrainingDiverged) as info:
+    with np.errstate(all="ignore"), pytest.raises(TrainingDiverged, match=r"^training diverged: loss \S+ at iteration \d+ with learning rate") as info:
         solver.train()
     assert info.value.iteration > 2  # not during the first (tiny-lr) epoch of 2 iterations
     assert info.value.lr == pytest.approx(solver.lr_history[-1])
@@ -188,7 +188,7 @@ def test_diverged_reports_the_scheduled_lr():
 
 def test_needs_validation_images(blocks):
     data = dict(blocks, X_val=blocks["X_val"][:0], y_val=blocks["y_val"][:0])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="X_val has 0 rows and y_val 0; expected the same number, at least one"):
         Solver(small_model(), data, verbose=False)
 
 

@@ -46,7 +46,7 @@ def test_failed_plot_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         raise RuntimeError("render failed")
 
     monkeypatch.setattr(render.Figure, "savefig", boom)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="^render failed$"):
         P.plot_confusion_matrix(confusion(), path)
     assert list(tmp_path.iterdir()) == []
 

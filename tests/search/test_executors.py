@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -13,19 +14,18 @@ import threading
 import time
 from pathlib import Path
 
+import distributed
 import psutil
 import pytest
 
 from pipeline.search.runner import run_search
-
 from pipeline.errors import PipelineError
-from pipeline.search.store import TrialStore, code_fingerprint
+from pipeline.search.store import TrialStore, code_fingerprint, data_digest, trial_key
 from pipeline.search.executors import (DaskExecutor, LocalExecutor, SerialExecutor, WorkerCodeMismatch, _run_checked,
                                        dask_address)
 from pipeline.search.trial import TrialTask
-from search_helpers import same_trials, search_params, small_data
+from support import ROOT, same_trials, search_params, small_data
 
-ROOT = Path(__file__).resolve().parents[2]
 # Trials long enough (a few seconds) to be killed in the middle.
 SLOW = dict(grid={"hidden_dim": [64, 96]}, base={"num_epochs": 12, "batch_size": 20, "lr": 0.05})
 
@@ -54,15 +54,14 @@ def test_dask_address_from_params_or_environment(monkeypatch):
 
 def test_local_workers_exit_when_the_parent_is_killed(tmp_path):
     script = textwrap.dedent(f"""
-        import sys, time
-        sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'tests')!r}]
         from pipeline.search.runner import run_search
         from pipeline.search.store import TrialStore
-        from search_helpers import search_params, small_data
+        from support import search_params, small_data
         p = search_params({{"hidden_dim": [64, 96]}}, {{"num_epochs": 100000, "batch_size": 20, "lr": 0.05}})
         run_search(p, small_data(n=3000, n_val=500), store=TrialStore({str(tmp_path / "store")!r}))
     """)
-    parent = subprocess.Popen([sys.executable, "-c", script])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+    parent = subprocess.Popen([sys.executable, "-c", script], env=env)
     workers: list[psutil.Process] = []
     try:
         # Both trials have written a checkpoint: both workers are in the middle of training.
@@ -81,16 +80,37 @@ def test_local_workers_exit_when_the_parent_is_killed(tmp_path):
                 worker.kill()
 
 
-def _kill_one_worker_mid_trial(store: TrialStore, pids: list[int]) -> threading.Thread:
-    """Kill -9 one worker as soon as a trial has written a checkpoint (it is in the middle of that trial)."""
+def _checkpoints(p, data, store: TrialStore) -> list[Path]:
+    """Each trial's checkpoint file in `store`, in trial order (as run_search names them)."""
+    data_sha, code_sha = data_digest(data), code_fingerprint()
+    return [Path(store.checkpoint_path(trial_key(c, data_sha, code_sha))) for c in p.trials()]
 
-    def kill() -> None:
-        _wait_for(lambda: list(store.root.glob("*.ckpt.npz")), 120, "a checkpoint")
-        os.kill(pids[0], signal.SIGKILL)
 
-    thread = threading.Thread(target=kill, daemon=True)
-    thread.start()
-    return thread
+class Killer:
+    """A thread that kill -9s the process `victim()` names (a pid, or None while not ready) once it is
+    not None; `killed` holds the pid, `error` what went wrong, checked by `join`."""
+
+    def __init__(self, victim, what: str) -> None:
+        self.killed: int | None = None
+        self.error: BaseException | None = None
+
+        def kill() -> None:
+            try:
+                pid = _wait_for(victim, 120, what)
+                os.kill(pid, signal.SIGKILL)
+                self.killed = pid
+            except BaseException as exc:  # reported by join(), not lost in the thread
+                self.error = exc
+
+        self.thread = threading.Thread(target=kill, daemon=True)
+        self.thread.start()
+
+    def join(self) -> int:
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        assert self.killed is not None
+        return self.killed
 
 
 def test_local_worker_killed_mid_trial_is_restarted_from_its_checkpoint(tmp_path):
@@ -101,16 +121,17 @@ def test_local_worker_killed_mid_trial_is_restarted_from_its_checkpoint(tmp_path
     store = TrialStore(tmp_path / "store")
     with LocalExecutor(data, 2) as executor:
         pids = [c.pid for c in psutil.Process().children() if c.pid in {pp.pid for pp in executor.pool._processes.values()}]
-        killer = _kill_one_worker_mid_trial(store, pids)
+        checkpoints = _checkpoints(p, data, store)
+        # Two workers, two trials: once both trials have a checkpoint, each worker is inside its own.
+        killer = Killer(lambda: pids[0] if all(c.exists() for c in checkpoints) else None, "both checkpoints")
         result = run_search(p, data, executor=executor, store=store)
-        killer.join()
+        assert killer.join() == pids[0]
     assert same_trials(result.trials, expected)
     assert any(t.epochs_trained < 12 for t in result.trials), "no trial continued from its checkpoint"
 
 
 @pytest.fixture(scope="module")
 def cluster():
-    distributed = pytest.importorskip("distributed")  # pinned in requirements.txt: always there
     with distributed.LocalCluster(processes=True, n_workers=2, threads_per_worker=1, host="127.0.0.1",
                                   dashboard_address=None, worker_dashboard_address=None) as cluster:
         yield cluster
@@ -144,17 +165,25 @@ def test_dask_worker_killed_mid_trial_is_retried_from_its_checkpoint(cluster, tm
         expected = run_search(p, data, executor=serial).trials
     store = TrialStore(tmp_path / "store")
     with DaskExecutor(data, cluster.scheduler_address) as dask:
-        pids = list(dask.client.run(os.getpid).values())
-        killer = _kill_one_worker_mid_trial(store, pids)
+        pids = dask.client.run(os.getpid)
+        victim = sorted(pids)[0]
+        checkpoints = _checkpoints(p, data, store)
+
+        def victim_inside_its_trial() -> int | None:
+            """The victim's pid once the trial it is running has written its own checkpoint."""
+            running = dask.client.processing(workers=[victim]).get(victim, [])
+            indices = [int(re.match(r"trial-(\d+)-", str(key)).group(1)) for key in running]
+            return pids[victim] if len(indices) == 1 and checkpoints[indices[0]].exists() else None
+
+        killer = Killer(victim_inside_its_trial, "the victim's own checkpoint")
         result = run_search(p, data, executor=dask, store=store)
-        killer.join()
+        assert killer.join() == pids[victim]
     assert same_trials(result.trials, expected)
     assert any(t.epochs_trained < 12 for t in result.trials), "no trial continued from its checkpoint"
 
 
 def test_dask_worker_running_other_code_refuses_trials_and_the_search_names_it(tmp_path, monkeypatch):
     """A worker started from a copy of the package with one module edited refuses every trial."""
-    distributed = pytest.importorskip("distributed")  # pinned in requirements.txt: always there
     copy = tmp_path / "checkout"
     shutil.copytree(ROOT / "pipeline", copy / "pipeline", ignore=shutil.ignore_patterns("__pycache__"))
     with open(copy / "pipeline/nn/layers.py", "a") as f:

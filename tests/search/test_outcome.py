@@ -7,7 +7,7 @@ import pytest
 from pipeline.errors import PipelineError
 from pipeline.search.outcome import best_model, results_table, search_metrics
 from pipeline.search.runner import plan, planned_epochs, rung_sizes, run_search
-from search_helpers import search_params, small_data
+from support import search_params, small_data
 
 GRID = {"lr": [0.5, 0.05, 0.005], "hidden_dim": [4, 16, 32]}
 

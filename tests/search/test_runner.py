@@ -10,7 +10,7 @@ from pipeline.search.settings import RUNTIME_KEYS, SearchParams
 from pipeline.search.store import TrialStore
 from pipeline.search.trial import best_trial
 from pipeline.search.executors import SerialExecutor
-from search_helpers import WHERE, same_trials, search_params, small_data
+from support import WHERE, same_trials, search_params, small_data
 
 
 def test_grid_expands_in_order_first_key_slowest():

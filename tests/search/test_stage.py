@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from pipeline.nn.npz import save_npz
-from synthetic import block_images
+from support import block_images
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUTS = ("best.npz", "results.csv", "search.json")

@@ -10,7 +10,7 @@ import pytest
 from pipeline.common.closure import ImportClosureError, import_closure
 from pipeline.search.store import TRIAL_CODE, TrialStore, code_fingerprint, data_digest, trial_key
 from pipeline.training import TrainParams
-from search_helpers import small_data
+from support import small_data
 
 
 def test_key_changes_with_config_data_and_code():

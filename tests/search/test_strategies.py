@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pipeline.search.strategies import keep_count, rung_epochs, survivors
 from pipeline.search.trial import Trial
-from search_helpers import search_params
+from support import search_params
 
 
 def _trial(index: int, acc: float | None) -> Trial:

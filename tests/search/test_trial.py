@@ -6,7 +6,7 @@ import numpy as np
 from pipeline.errors import PipelineError
 from pipeline.search.trial import Trial, TrialTask, best_trial, run_task
 from pipeline.training import train
-from search_helpers import same_trials, search_params, small_data
+from support import same_trials, search_params, small_data
 
 
 def _task(config, until, checkpoint=None):

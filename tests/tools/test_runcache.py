@@ -24,5 +24,5 @@ def test_outside_a_dvc_repository_is_a_one_line_error(tmp_path, capsys):
 
 
 def test_a_command_is_required():
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit, match="^2$"):  # argparse's usage-error exit status
         main([])
