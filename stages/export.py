@@ -20,7 +20,8 @@ def main(args) -> None:
     parity = check_parity(model, data, images.reshape(-1, 28, 28), params.tolerance)
     with publish([args.out], "export") as out:
         out[args.out].write_bytes(data)
-    print(f"export: {args.out}: same class on {parity.same_class} of {parity.images} test images, "
+    ties = f" ({parity.ties} more tied within {params.tolerance:.0e})" if parity.ties else ""
+    print(f"export: {args.out}: same class on {parity.same_class} of {parity.images} test images{ties}, "
           f"largest probability difference {parity.max_abs_diff:.1e}")
 
 

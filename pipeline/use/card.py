@@ -85,12 +85,12 @@ def model_card(model_path: str, meta: dict[str, Any], evaluation: Evaluation, te
         "## Not tested on",
         "",
         "- Handwriting other than MNIST's (its writers were US Census Bureau employees and high-school "
-        "students); photos of digits; digits drawn on the page (`pipeline.serve`) beyond a few examples.",
+        "students); photos of digits; digits drawn with a mouse or a finger (`pipeline.serve`).",
         "- Images not prepared as MNIST's were: the model expects light ink on black, the digit's bounding "
         "box scaled to 20x20 inside 28x28 and centred on its centre of mass. `pipeline.predict` and the page "
         "prepare images that way; a consumer of the ONNX graph must do it itself.",
         "- Anything that is not one digit (letters, several digits, a blank page): the model always answers "
-        "one of the ten digits, with no 'none of these'. Its probabilities are not calibrated.",
+        "one of the ten digits, with no 'none of these'. Its probabilities have not been checked for calibration.",
         "- Rotated, mirrored or heavily slanted digits; adversarial inputs.",
         "",
         "## How to use it",

@@ -101,3 +101,13 @@ def test_the_stage_names_a_bad_param(tmp_path, digit_model, mnist_test):
     proc = run_stage(ws)
     assert proc.returncode == 1
     assert "params.yaml:export.tolerance = 0.5 is not allowed" in proc.stderr
+
+
+def test_classes_tied_within_the_tolerance_are_not_a_disagreement(mnist_test):
+    """An untrained model's probabilities are equal to ~1e-8; which class wins is then rounding."""
+    images = mnist_test[0][:300]
+    model = TwoLayerNet(784, 10, 10, weight_scale=1e-9, seed=0)
+    parity = check_parity(model, graph_bytes(build_graph(model)), images, 1e-5)
+    assert parity.ties > 0 and parity.same_class + parity.ties == 300 and parity.max_abs_diff < 1e-5
+    with pytest.raises(ParityError, match=r"disagrees with the numpy model on [1-9]\d* of 300 test images"):
+        check_parity(model, graph_bytes(build_graph(model)), images, 1e-30)
