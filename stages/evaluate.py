@@ -6,7 +6,7 @@ from pathlib import Path
 from pipeline.common.cli import run_stage, stage_parser
 from pipeline.data.split import load_prepared
 from pipeline.evaluate import EvaluateParams, confusion_rows, evaluate, per_class_rows
-from pipeline.common.fileio import write_csv, write_json
+from pipeline.common.fileio import write_csv, write_json, write_text
 from pipeline.common.params import load_section
 from pipeline.persistence import load_model
 from pipeline.common.publish import publish
@@ -29,7 +29,7 @@ def main(args) -> None:
             write_csv(out[confusion[name]], ["actual", "predicted"], confusion_rows(result))
         write_csv(out[per_class], *per_class_rows(results))
         write_json(out[args.metrics], {name: result.summary() for name, result in results.items()})
-        out[args.card].write_text(model_card(args.best, metas["best"], results["best"], args.test), encoding="utf-8")
+        write_text(out[args.card], model_card(args.best, metas["best"], results["best"], args.test))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from pipeline.common.cli import run_stage, stage_parser
 from pipeline.common.params import load_section
 from pipeline.common.publish import publish
 from pipeline.data.split import load_prepared
+from pipeline.nn.npz import atomic_write
 from pipeline.persistence import load_model
 from pipeline.use.onnx_export import ExportParams, build_graph, check_parity, graph_bytes
 
@@ -19,7 +20,8 @@ def main(args) -> None:
     data = graph_bytes(build_graph(model, opset=params.opset, doc=doc))
     parity = check_parity(model, data, images.reshape(-1, 28, 28), params.tolerance)
     with publish([args.out], "export") as out:
-        out[args.out].write_bytes(data)
+        with atomic_write(out[args.out]) as f:
+            f.write(data)
     ties = f" ({parity.ties} more tied within {params.tolerance:.0e})" if parity.ties else ""
     print(f"export: {args.out}: same class on {parity.same_class} of {parity.images} test images{ties}, "
           f"largest probability difference {parity.max_abs_diff:.1e}")
