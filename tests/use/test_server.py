@@ -133,3 +133,12 @@ def test_serve_on_a_port_in_use_is_one_line(digit_model):
                               capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.startswith(f"serve: error: 127.0.0.1:{port}: cannot listen there (Address already in use)")
+
+
+def test_the_page_ships_with_the_package():
+    import tomllib
+    from pathlib import Path
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())
+    assert pyproject["tool"]["setuptools"]["package-data"]["pipeline.use"] == [srv.PAGE.name]
+    assert srv.PAGE.is_file() and srv.PAGE.parent.name == "use"
