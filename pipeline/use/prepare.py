@@ -143,7 +143,7 @@ def _fit_box(crop: np.ndarray) -> np.ndarray:
 
 def _centre(crop: np.ndarray) -> np.ndarray:
     """Place `crop` in the 28x28 field with its centre of mass on pixel (14, 14), to the nearest whole pixel
-    (where MNIST's digits have theirs: every one within half a pixel of it)."""
+    (where each of MNIST's 10,000 test digits has its own, to the nearest pixel)."""
     h, w = crop.shape
     total = crop.sum()
     cy = (crop.sum(axis=1) @ np.arange(h)) / total
