@@ -10,5 +10,8 @@ layer or the ones listed before it (tests/test_architecture.py checks it, and th
   evaluate     test accuracy, per-class accuracy, confusion matrix
   search/      hyperparameter search: grid, random, halving; trial store; local pool and Dask executors
   plotting/    the figures of the plot stage
+  use/         using a model: images prepared as MNIST's were, probabilities, ONNX export, the drawing page, the model card
   tools/       command-line tools: check_repro, runcache, deps, params_doc (docs/params.md), recipe, plots_template
+  predict      `python -m pipeline.predict`: the digit in each image file, folder or .npz/IDX file
+  serve        `python -m pipeline.serve`: a page to draw a digit and watch the model's answer
 """

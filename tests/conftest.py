@@ -116,7 +116,7 @@ def pipeline_template(tmp_path_factory: pytest.TempPathFactory):
 
     repo = Repo.create(tmp_path_factory.mktemp("e2e-template"))
     first = repo.dvc("repro")
-    assert ran_stages(first.stdout) == {"download", "split", "train", "search", "evaluate", "plot"}
+    assert ran_stages(first.stdout) == {"download", "split", "train", "search", "export", "evaluate", "plot"}
     repo.git("add", "-A")
     repo.git("commit", "-q", "-m", "pipeline outputs")
     return repo

@@ -16,8 +16,8 @@ LAYERS = (
     ("pipeline.data",),
     ("pipeline.persistence",),
     ("pipeline.training", "pipeline.evaluate"),
-    ("pipeline.search", "pipeline.plotting"),
-    ("pipeline.tools",),
+    ("pipeline.search", "pipeline.plotting", "pipeline.use"),
+    ("pipeline.tools", "pipeline.predict", "pipeline.serve"),
 )
 MODULES = sorted(ROOT.glob("pipeline/**/*.py"))
 GRAPH = import_graph(MODULES, ROOT)

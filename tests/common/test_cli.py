@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-STAGES = ("download", "split", "train", "search", "evaluate", "plot")
+STAGES = ("download", "split", "train", "search", "export", "evaluate", "plot")
 
 
 def run(script: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:

@@ -9,6 +9,7 @@ import sys
 import time
 
 import numpy as np
+import onnx
 import pytest
 
 from pipeline.common.fileio import read_csv_columns
@@ -52,6 +53,8 @@ def test_every_output_exists_and_parses(repo):
     confusion = read_csv_columns(p / "plots/evaluate/confusion_best.csv")
     assert len(confusion["actual"]) == 10000
     assert len(read_csv_columns(p / "reports/search_results.csv")["trial"]) == 2
+    assert [o.name for o in onnx.load(p / "models/best.onnx").graph.output] == ["probabilities"]
+    assert repo.read("reports/model_card.md").startswith(b"# Model card: models/best.npz\n")
     figures = sorted((p / "plots/figures").glob("*.png"))
     assert len(figures) == 6 and all(f.read_bytes()[:8] == PNG for f in figures)
     # Wall times: positive, and far below a generous bound for 2 epochs on 300 images.
@@ -176,6 +179,12 @@ def test_run_cache_restores_every_stage_of_an_experiment_seen_before(repo):
     seen = exp_run("search.grid.hidden_dim=[12,20]")[0]
     assert ran_stages(seen.stdout) == set() and {"search", "plot"} <= restored_stages(seen.stdout)
     assert repo.read("reports/search_results.csv") == grid
+
+    onnx_bytes = repo.read("models/best.onnx")
+    assert ran_stages(exp_run("export.tolerance=2.0e-05")[0].stdout) == {"export"}
+    back = exp_run("export.tolerance=1.0e-05")[0]
+    assert ran_stages(back.stdout) == set() and restored_stages(back.stdout) == {"export"}
+    assert repo.read("models/best.onnx") == onnx_bytes
     assert repo.dvc("status", "--json").stdout.strip() == "{}"
 def test_exp_run_with_training_aids_draws_the_augmentation_figure(repo):
     # The recipes' keys work as `dvc exp run -S` settings; augmentation adds its figure to the plot stage.

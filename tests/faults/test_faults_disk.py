@@ -18,7 +18,7 @@ import pytest
 from pipeline.nn.npz import save_npz
 
 ROOT = Path(__file__).resolve().parents[2]
-STAGES = ("download", "split", "train", "search", "evaluate", "plot")
+STAGES = ("download", "split", "train", "search", "export", "evaluate", "plot")
 
 
 def outputs_of(stage: str) -> list[str]:
@@ -31,8 +31,9 @@ def outputs_of(stage: str) -> list[str]:
         "split": ["data/prepared/train.npz", "data/prepared/val.npz", "data/prepared/test.npz", "metrics/split.json"],
         "train": ["models/model.npz", "metrics/train.json", "plots/train/epochs.csv", "plots/train/iterations.csv"],
         "search": ["models/best.npz", "reports/search_results.csv", "metrics/search.json"],
+        "export": ["models/best.onnx"],
         "evaluate": ["plots/evaluate/confusion_model.csv", "plots/evaluate/confusion_best.csv",
-                     "metrics/evaluate.json"],
+                     "metrics/evaluate.json", "reports/model_card.md"],
         "plot": [f"plots/figures/{name}.png" for name in FIGURES],
     }[stage]
 
@@ -42,16 +43,16 @@ PARAMS = {
     "old": "download: {{source: {raw}}}\nsplit: {{train_size: 300, seed: 0}}\n"
            "train: {{num_epochs: 1, hidden_dim: 8, seed: 0}}\n"
            "search: {{grid: {{hidden_dim: [6, 8]}}, base: {{num_epochs: 1, seed: 0}}, workers: 1}}\n"
-           "evaluate: {{batch_size: 1000}}\nplot: {{max_misclassified: 36}}\n",
+           "export: {{tolerance: 1.0e-05, opset: 17}}\nevaluate: {{batch_size: 1000}}\nplot: {{max_misclassified: 36}}\n",
     "new": "download: {{source: {raw}}}\nsplit: {{train_size: 300, seed: 1}}\n"
            "train: {{num_epochs: 1, hidden_dim: 8, seed: 1}}\n"
            "search: {{grid: {{hidden_dim: [6, 8]}}, base: {{num_epochs: 1, seed: 1}}, workers: 1}}\n"
-           "evaluate: {{batch_size: 1000}}\nplot: {{max_misclassified: 4}}\n",
+           "export: {{tolerance: 1.0e-05, opset: 17}}\nevaluate: {{batch_size: 1000}}\nplot: {{max_misclassified: 4}}\n",
 }
 
 
-# evaluate has no setting that changes its outputs: its "new" run reads the new models instead.
-NEW_INPUTS = {"evaluate": ("train", "search")}
+# export and evaluate have no setting that changes their outputs: their "new" runs read the new models instead.
+NEW_INPUTS = {"export": ("search",), "evaluate": ("train", "search")}
 
 
 def run(workspace: Path, stage: str, fsize: int | None = None) -> subprocess.CompletedProcess:

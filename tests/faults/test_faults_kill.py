@@ -124,7 +124,7 @@ def test_kills_at_random_moments_leave_all_old_or_all_new(published):
 
 # ---- the pipeline: each stage killed, then `dvc repro` ----
 
-STAGES = ("download", "split", "train", "search", "evaluate", "plot")
+STAGES = ("download", "split", "train", "search", "export", "evaluate", "plot")
 # A setting that changes each stage's outputs, so a killed run was writing something different.
 VARIANT = {"split": {"seed": 1}, "train": {"seed": 1}, "search": {"base": {"seed": 1}},
            "plot": {"max_misclassified": 4}}
@@ -171,7 +171,8 @@ def pipeline(tmp_path_factory, packaged_raw):
 #   locking  as DVC opens dvc.lock to rewrite it
 # The last two last a few milliseconds: the killed processes kill themselves then (killhook/).
 KILL_CASES = [("download", "dvc", "locking"), ("split", "script", "writing"), ("train", "dvc", "moving"),
-              ("search", "script", "early"), ("evaluate", "dvc", "writing"), ("plot", "script", "moving")]
+              ("search", "script", "early"), ("export", "script", "moving"), ("evaluate", "dvc", "writing"),
+              ("plot", "script", "moving")]
 
 
 KILL_HOOK = Path(__file__).resolve().parent / "killhook"

@@ -12,7 +12,7 @@ from pipeline.tools.deps import main, render
 
 ROOT = Path(__file__).resolve().parents[2]
 DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())
-STAGES = ("download", "split", "train", "search", "evaluate", "plot")
+STAGES = ("download", "split", "train", "search", "export", "evaluate", "plot")
 
 from pipeline.data.download import RUNTIME_KEYS as DOWNLOAD_RUNTIME_KEYS
 from pipeline.search.settings import RUNTIME_KEYS as SEARCH_RUNTIME_KEYS
@@ -150,7 +150,7 @@ def test_no_top_level_metrics_and_no_wall_times():
 
 def test_models_are_artifacts():
     artifacts = DVC["artifacts"]
-    assert {a["path"] for a in artifacts.values()} == {"models/model.npz", "models/best.npz"}
+    assert {a["path"] for a in artifacts.values()} == {"models/model.npz", "models/best.npz", "models/best.onnx"}
     for name, a in artifacts.items():
         assert a["type"] == "model" and a["desc"] and a["labels"], name
     outs = {_out_path(o) for stage in STAGES for o in DVC["stages"][stage].get("outs", [])}
