@@ -170,7 +170,8 @@ class DaskExecutor:
 
     A task whose worker dies is rescheduled by Dask (distributed.scheduler.allowed-failures times) and
     continues from its checkpoint when the store is on a filesystem the workers share; past that the
-    search stops with an error naming the trial.
+    search stops with an error naming the trial. While the search runs, the workers' statistical
+    profiler is paused and malloc keeps freed memory for reuse (pipeline.search.dask_worker).
     """
 
     name = "dask"
@@ -197,10 +198,17 @@ class DaskExecutor:
                                    f"with `dask worker {self.address}` (PYTHONPATH=<this checkout>)") from None
             self.workers = len(self.client.scheduler_info()["workers"])
         [self.data_future] = self.client.scatter([self.data], broadcast=True, hash=True)
+        from pipeline.search.dask_worker import SearchWorker
+
+        self.client.register_plugin(SearchWorker())
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.client is not None:
+            from pipeline.search.dask_worker import SearchWorker
+
+            with contextlib.suppress(Exception):  # best effort: the cluster may already be gone
+                self.client.unregister_worker_plugin(SearchWorker.name)
             self.client.close()
             self.client = None
 
