@@ -8,8 +8,8 @@ For each augmentation setting it times, per epoch (N // batch minibatches of uin
   augment  pipeline.nn.augment.Augmenter on the same minibatches (what `augment=` adds per batch).
 
 Runs are interleaved (step, augment per setting, step, ...) and medians reported, since the
-machine is shared and noisy; the figure of merit is the ratio augment / step, measured in one run
-(the share augmentation adds to an H=800 epoch).
+machine is shared and noisy; the figure of merit is the ratio augment / step, measured in one run:
+what augmentation adds to an epoch of training.
 
   python benchmarks/bench_augment.py                        # H=800, 55,000 images, 3 repeats
   python benchmarks/bench_augment.py --train-size 2000 --repeats 1 --json
