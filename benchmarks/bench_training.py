@@ -9,9 +9,11 @@ uint8 images of MNIST's shape, converted per batch) of
          X@W1, h@W2, dscores@W2.T, h.T@dscores, X.T@dh (the first layer's dx is never needed);
   torch  the same model (Linear-ReLU-Linear, cross-entropy), torch.optim.SGD, batch and per-batch
          uint8 -> float conversion, with `--threads` intra-op threads (skipped, with a note,
-         when torch is not importable; install it with requirements-bench.txt).
+         when torch is not importable; install it with requirements-bench.txt);
+  torch floor  the same 5 GEMMs through torch.mm, i.e. PyTorch's own BLAS (which need not use the
+         kernels OPENBLAS_CORETYPE picks for numpy).
 
-The three contenders are interleaved (ours, floor, torch, ours, floor, torch, ...) and medians
+The contenders are interleaved (ours, floor, torch, torch floor, ours, ...) and medians
 are reported, since a shared 2-core machine is noisy. It also times evaluation (model.predict
 over the training split) against its GEMM floor (the forward GEMMs over the same rows, same
 batches, on pre-converted floats), and measures the peak RSS of a full training run
@@ -124,6 +126,34 @@ def make_floor(images: np.ndarray, hidden: int, dtype: str, args: argparse.Names
             np.dot(s, w2.T, out=dh)
             np.dot(h.T, s, out=dw2)
             np.dot(x.T, dh, out=dw1)
+        return time.perf_counter() - start
+
+    return run
+
+
+def make_torch_floor(torch: Any, images: np.ndarray, hidden: int, dtype: str,
+                     args: argparse.Namespace) -> Callable[[], float]:
+    """One timed call = the same 5 GEMMs per iteration as make_floor, through torch.mm (PyTorch's BLAS)."""
+    tdt = {"float32": torch.float32, "float64": torch.float64}[dtype]
+    n, d = images.shape
+    bs = min(args.batch_size, n)
+    iters = max(n // bs, 1) * args.epochs
+    gen = torch.Generator().manual_seed(1)
+    x = torch.from_numpy(images[:bs]).to(tdt) / 255.0
+    w1 = 0.05 * torch.randn((d, hidden), generator=gen, dtype=tdt)
+    w2 = 0.05 * torch.randn((hidden, NUM_CLASSES), generator=gen, dtype=tdt)
+    h, s, dh = torch.empty((bs, hidden), dtype=tdt), torch.empty((bs, NUM_CLASSES), dtype=tdt), torch.empty((bs, hidden), dtype=tdt)
+    dw1, dw2 = torch.empty_like(w1), torch.empty_like(w2)
+
+    def run() -> float:
+        start = time.perf_counter()
+        with torch.no_grad():
+            for _ in range(iters):
+                torch.mm(x, w1, out=h)
+                torch.mm(h, w2, out=s)
+                torch.mm(s, w2.T, out=dh)
+                torch.mm(h.T, s, out=dw2)
+                torch.mm(x.T, dh, out=dw1)
         return time.perf_counter() - start
 
     return run
@@ -353,6 +383,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             }
             if torch is not None:
                 contenders["torch"] = make_torch(torch, images, labels, hidden, dtype, args)
+                contenders["torch_floor"] = make_torch_floor(torch, images, hidden, dtype, args)
             samples: dict[str, list[float]] = {k: [] for k in contenders}
             # Warm up each contender once on a short run (thread pools, first-touch allocations).
             warm = argparse.Namespace(**{**vars(args), "epochs": 1})
@@ -361,6 +392,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             make_floor(images[:wn], hidden, dtype, warm)()
             if torch is not None:
                 make_torch(torch, images[:wn], labels[:wn], hidden, dtype, warm)()
+                make_torch_floor(torch, images[:wn], hidden, dtype, warm)()
             for _ in range(args.repeats):
                 for name, run in contenders.items():
                     # Let the previous contender's idle threads stop spinning (OpenBLAS, OpenMP):
@@ -370,13 +402,14 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
             ours, floor = median(samples["ours"]), median(samples["floor"])
             row: dict[str, Any] = {
                 "hidden": hidden, "dtype": dtype,
-                "ours_s": ours, "floor_s": floor, "torch_s": None,
+                "ours_s": ours, "floor_s": floor, "torch_s": None, "torch_floor_s": None,
                 "ours_over_floor": ours / floor, "torch_over_ours": None,
                 "samples": samples,
             }
             if torch is not None:
                 row["torch_s"] = median(samples["torch"])
                 row["torch_over_ours"] = row["torch_s"] / ours
+                row["torch_floor_s"] = median(samples["torch_floor"])
             result["training"].append(row)
             log(args, f"train  H={hidden:<4d} {dtype}: ours {ours:.3f}s floor {floor:.3f}s "
                       f"torch {row['torch_s'] if row['torch_s'] is None else round(row['torch_s'], 3)}s")
@@ -423,13 +456,17 @@ def render(result: dict[str, Any]) -> str:
         "",
         "Training, seconds per epoch (floor = the 5 GEMMs per iteration alone):",
         "",
-        "| H | dtype | ours s/epoch | GEMM floor s | ours / floor | PyTorch s/epoch | PyTorch / ours |",
-        "|---:|---|---:|---:|---:|---:|---:|",
+        "| H | dtype | ours s/epoch | GEMM floor s | ours / floor | PyTorch s/epoch | PyTorch / ours "
+        "| PyTorch GEMM floor s | our floor / PyTorch's |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in result["training"]:
+        tf = r.get("torch_floor_s")
         lines.append(f"| {r['hidden']} | {r['dtype']} | {r['ours_s']:.3f} | {r['floor_s']:.3f} | "
                      f"{r['ours_over_floor']:.2f}x | {fmt(r['torch_s'], '.3f')} | "
-                     f"{fmt(r['torch_over_ours'], '.2f')}{'x' if r['torch_over_ours'] is not None else ''} |")
+                     f"{fmt(r['torch_over_ours'], '.2f')}{'x' if r['torch_over_ours'] is not None else ''} | "
+                     f"{fmt(tf, '.3f')} | {fmt(None if tf is None else r['floor_s'] / tf, '.2f')}"
+                     f"{'x' if tf is not None else ''} |")
     if result["evaluation"]:
         lines += ["", f"Evaluation, model.predict over {result['evaluation'][0]['rows']} images "
                       f"(batch_size={s['eval_batch_size']}; floor = X@W1 and h@W2 over the same rows "

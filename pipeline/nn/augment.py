@@ -12,6 +12,7 @@ The Gaussian filter is two matrix products over the whole batch (G @ noise @ G.T
 from __future__ import annotations
 
 import math
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -72,6 +73,20 @@ def gaussian_matrix(n: int, sigma: float) -> np.ndarray:
     return (g / taps.sum()).astype(np.float32)
 
 
+def random_bytes(rng: np.random.Generator, count: int) -> np.ndarray:
+    """`rng.bytes(count)` as a uint8 array: the same bytes, and `rng` left in the same state.
+
+    Generator.bytes draws its bytes as bounded uint32 integers, ~30x slower than the raw 64-bit
+    outputs they are made of. For PCG64 with no half-used output pending, the raw outputs are
+    those bytes (little-endian), so they are taken directly; any other case calls rng.bytes.
+    """
+    bitgen = rng.bit_generator
+    if (count % 8 == 0 and sys.byteorder == "little" and type(bitgen) in (np.random.PCG64, np.random.PCG64DXSM)
+            and not bitgen.state["has_uint32"]):
+        return bitgen.random_raw(count // 8).view(np.uint8)
+    return np.frombuffer(rng.bytes(count), dtype=np.uint8)
+
+
 class Augmenter:
     """Callable `(images, rng) -> distorted images`: the Solver's `augment=` hook.
 
@@ -79,37 +94,58 @@ class Augmenter:
     dtype, a new array. Labels are untouched (the distortions keep the digit's class). The random
     draws come only from `rng`, in a fixed order, so a seed fixes the output. Temporaries are
     reused across calls with the same batch size (training sees one size).
+
+    Positions are worked out image by image in transposed (x, y) order, (2, N, W, H): each output
+    image's reads stay within its own source image, which keeps the gathers in cache.
     """
 
     def __init__(self, config: AugmentConfig, shape: tuple[int, int] = MNIST_SHAPE) -> None:
         self.config = config
-        self.h, self.w = int(shape[0]), int(shape[1])
-        ys, xs = np.meshgrid(np.arange(self.h, dtype=np.float32), np.arange(self.w, dtype=np.float32), indexing="ij")
+        h, w = self.h, self.w = int(shape[0]), int(shape[1])
         # Coordinates relative to the image centre (half-integers for even sizes: exact in float32).
-        self.cy, self.cx = (self.h - 1) / 2.0, (self.w - 1) / 2.0
-        self.gx, self.gy = (xs - self.cx).ravel(), (ys - self.cy).ravel()
-        self.gauss_y = gaussian_matrix(self.h, config.elastic_sigma) if config.elastic_alpha else None
-        self.gauss_x = gaussian_matrix(self.w, config.elastic_sigma).T.copy() if config.elastic_alpha else None
+        self.cy, self.cx = (h - 1) / 2.0, (w - 1) / 2.0
+        self.gx = np.arange(w, dtype=np.float32) - np.float32(self.cx)
+        self.gy = np.arange(h, dtype=np.float32) - np.float32(self.cy)
+        self.lift: np.ndarray | None = None
+        if config.elastic_alpha:
+            # The field is one GEMM, rows.T (2N*W, K) @ lift (K, H); see _positions. Noise bytes u become
+            # alpha * ((u + 0.5) / 128 - 1) = scale * u + offset, and the filter is linear: the scale goes
+            # into the W filter, the offset into a constant field offset * (Gy 1)(y) * (1^T Gx)(x).
+            scale, offset = config.elastic_alpha / 128.0, -config.elastic_alpha * (1.0 - 0.5 / 128.0)
+            gauss_y = gaussian_matrix(h, config.elastic_sigma)
+            gauss_x = gaussian_matrix(w, config.elastic_sigma).T
+            self.gauss_x = (gauss_x * np.float32(scale)).astype(np.float32)
+            self.offset_x = gauss_x.sum(axis=0, dtype=np.float64).astype(np.float32)
+            # lift's rows: Gy.T, then (y - cy) for the affine y coefficient, 1 for the constant part, the offset.
+            self.lift = np.vstack([gauss_y.T, self.gy, np.ones(h, dtype=np.float32),
+                                   offset * gauss_y.sum(axis=1, dtype=np.float64)]).astype(np.float32)
         self._ws: dict[int, dict[str, np.ndarray]] = {}
 
     def _workspace(self, n: int) -> dict[str, np.ndarray]:
         ws = self._ws.get(n)
         if ws is None:
             self._ws.clear()
-            p = self.h * self.w
-            f = lambda: np.empty((n, p), dtype=np.float32)  # noqa: E731
+            h, w = self.h, self.w
+            f = lambda *shape: np.empty(shape, dtype=np.float32)  # noqa: E731
             ws = self._ws[n] = {
-                "sx": f(), "sy": f(), "tmp": f(), "top": f(), "bot": f(), "v1": f(),
-                "x0": np.empty((n, p), dtype=np.intp), "y0": np.empty((n, p), dtype=np.intp),
-                "idx": np.empty((n, p), dtype=np.intp),
-                "padded": np.zeros((n, self.h + 2, self.w + 2), dtype=np.float32),
-                "base": (np.arange(n, dtype=np.intp) * ((self.h + 2) * (self.w + 2)))[:, None],
+                "field": f(2, n, w, h), "x0": f(n, w, h), "y0": f(n, w, h),
+                "v00": f(n, w, h), "v01": f(n, w, h), "v10": f(n, w, h), "v11": f(n, w, h),
+                "i32": np.empty((n, w, h), dtype=np.int32), "idx": np.empty((n, w, h), dtype=np.intp),
+                # One zero row and column before each image, two after: every clipped neighbour is a valid read.
+                "padded": np.zeros((n, h + 3, w + 3), dtype=np.float32),
+                "base": (np.arange(n, dtype=np.float32) * np.float32((h + 3) * (w + 3)))[:, None, None],
             }
+            if self.lift is not None:
+                ws["rows"] = f(h + 3, 2, n, w)
+                ws["rows"][h + 2] = self.offset_x  # pairs with lift's offset row
         return ws
 
     def _matrices(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-        """Per-image sampling matrix entries a, b, c, d (output offset -> source offset)."""
+        """Per-image sampling matrix entries a, b, c, d (output offset -> source offset), each (n, 1)."""
         cfg = self.config
+        if not cfg.affine:
+            one, zero = np.ones((n, 1), dtype=np.float32), np.zeros((n, 1), dtype=np.float32)
+            return one, zero, zero, one
         theta = np.deg2rad(rng.uniform(-cfg.rotation, cfg.rotation, n)) if cfg.rotation else np.zeros(n)
         zoom = rng.uniform(1.0 - cfg.scale, 1.0 + cfg.scale, n) if cfg.scale else np.ones(n)
         shear = np.tan(np.deg2rad(rng.uniform(-cfg.shear, cfg.shear, n))) if cfg.shear else np.zeros(n)
@@ -119,21 +155,36 @@ class Augmenter:
         c, d = sin, sin * shear + cos
         return tuple(v.astype(np.float32)[:, None] for v in (a, b, c, d))
 
-    def _elastic(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """Smoothed random displacements, (H, 2n, W): [:, :n] along x, [:, n:] along y, in pixels.
+    def _positions(self, n: int, rng: np.random.Generator, ws: dict[str, np.ndarray]) -> np.ndarray:
+        """Where each output pixel reads, in padded pixels: (2, n, W, H), [0] along x and [1] along y.
 
-        The noise is drawn directly in (H, 2n, W) layout (it is i.i.d., so any layout will do), which
-        turns the Gaussian filter into two plain GEMMs over the whole batch: along W, then along H.
+        Source = centre + M @ (offset from centre) - shift + elastic displacement, + 1 for the padding.
+        Per image, (x, y) -> M's x part a x + c x (and the shift) is an (n, W) row, the y part b y, d y.
+        With elastic distortions the noise is drawn in (H, 2n, W) layout (i.i.d., so any layout will
+        do) as random bytes: 256 levels, several times cheaper than float draws, indistinguishable once
+        ~50 samples are averaged by the filter. It is filtered along W by one GEMM into rows[:H]; a
+        second GEMM filters along H and adds the affine and constant rows, rows[H:], at the same time.
         """
-        h, w = self.h, self.w
-        # Uniform noise from random bytes (256 levels, centred: (b + 0.5) / 128 - 1 in (-1, 1)): several
-        # times cheaper than float draws, and indistinguishable once ~50 samples are averaged by the filter.
-        alpha = self.config.elastic_alpha
-        noise = np.frombuffer(rng.bytes(h * 2 * n * w), dtype=np.uint8).astype(np.float32).reshape(h, 2 * n, w)
-        noise *= np.float32(alpha / 128.0)
-        noise -= np.float32(alpha * (1.0 - 0.5 / 128.0))
-        along_x = np.matmul(noise.reshape(h * 2 * n, w), self.gauss_x).reshape(h, 2 * n * w)
-        return np.matmul(self.gauss_y, along_x).reshape(h, 2 * n, w)
+        cfg, h, w = self.config, self.h, self.w
+        a, b, c, d = self._matrices(n, rng)
+        shift = (rng.integers(-cfg.shift, cfg.shift, size=(2, n, 1), endpoint=True).astype(np.float32)
+                 if cfg.shift else np.zeros((2, n, 1), dtype=np.float32))
+        field = ws["field"]
+        if self.lift is None:
+            for out, m_x, m_y, centre, t in ((field[0], a, b, self.cx, shift[0]), (field[1], c, d, self.cy, shift[1])):
+                part_x = m_x * self.gx  # (n, W)
+                part_x += np.float32(centre + 1) - t
+                np.add(part_x[:, :, None], (m_y * self.gy)[:, None, :], out=out)
+            return field
+        rows = ws["rows"]
+        for half, m_x, m_y, centre in ((0, a, b, self.cx), (1, c, d, self.cy)):
+            rows[h, half] = m_y
+            np.multiply(m_x, self.gx, out=rows[h + 1, half])
+            rows[h + 1, half] += np.float32(centre + 1) - shift[half]
+        noise = random_bytes(rng, h * 2 * n * w).astype(np.float32).reshape(h * 2 * n, w)
+        np.matmul(noise, self.gauss_x, out=rows[:h].reshape(h * 2 * n, w))
+        np.matmul(rows.reshape(h + 3, 2 * n * w).T, self.lift, out=field.reshape(2 * n * w, h))
+        return field
 
     def __call__(self, images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         if images.dtype != np.uint8:
@@ -147,30 +198,8 @@ class Augmenter:
         if not cfg.affine and not cfg.elastic_alpha:
             return self._shifted(images, rng)
         ws = self._workspace(n)
-        sx, sy, tmp = ws["sx"], ws["sy"], ws["tmp"]
-        # Source position of each output pixel: centre + M @ (offset from centre) - shift + elastic.
-        if cfg.affine:
-            a, b, c, d = self._matrices(n, rng)
-            np.multiply(a, self.gx, out=sx)
-            np.multiply(b, self.gy, out=tmp)
-            sx += tmp
-            np.multiply(c, self.gx, out=sy)
-            np.multiply(d, self.gy, out=tmp)
-            sy += tmp
-        else:
-            sx[...] = self.gx
-            sy[...] = self.gy
-        if cfg.shift:
-            t = rng.integers(-cfg.shift, cfg.shift, size=(2, n, 1), endpoint=True).astype(np.float32)
-            sx -= t[0]
-            sy -= t[1]
-        if cfg.elastic_alpha:
-            field = self._elastic(n, rng)
-            sx.reshape(n, self.h, self.w)[...] += field[:, :n].transpose(1, 0, 2)
-            sy.reshape(n, self.h, self.w)[...] += field[:, n:].transpose(1, 0, 2)
-        sx += np.float32(self.cx)
-        sy += np.float32(self.cy)
-        return self._bilinear(images, ws)
+        field = self._positions(n, rng, ws)
+        return self._bilinear(images, field[0], field[1], ws)
 
     def _shifted(self, images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Whole-pixel shifts only: one gather from a zero-padded copy, no interpolation."""
@@ -184,50 +213,52 @@ class Augmenter:
         idx = (ys * pw + xs + (k * pw + k))[None, :] - (t[1] * pw + t[0]) + (np.arange(n) * (ph * pw))[:, None]
         return np.take(padded.reshape(-1), idx).reshape(images.shape)
 
-    def _bilinear(self, images: np.ndarray, ws: dict[str, np.ndarray]) -> np.ndarray:
-        """Sample every image at (sx, sy) with bilinear weights; outside the image reads 0."""
+    def _bilinear(self, images: np.ndarray, sx: np.ndarray, sy: np.ndarray, ws: dict[str, np.ndarray]) -> np.ndarray:
+        """Sample every image at padded positions (sx, sy), (n, W, H), bilinearly; outside the image reads 0.
+
+        Works in place on sx and sy. The index arithmetic is done on integer-valued float32 (exact
+        below 2**24) and converted to integers once.
+        """
         h, w = self.h, self.w
         n = images.shape[0]
-        sx, sy, x0, y0, idx = ws["sx"], ws["sy"], ws["x0"], ws["y0"], ws["idx"]
-        top, bot, v1 = ws["top"], ws["bot"], ws["v1"]
-        padded = ws["padded"]  # float32 with a one-pixel zero border: every clipped neighbour is a valid read
-        padded[:, 1:-1, 1:-1] = images.reshape(n, h, w)
-        # Clip to [-1, size]: beyond that every neighbour is border (zero) anyway.
-        np.clip(sx, -1.0, float(w), out=sx)
-        np.clip(sy, -1.0, float(h), out=sy)
-        np.floor(sx, out=top)
-        x0[...] = top
-        np.minimum(x0, w - 1, out=x0)
-        np.floor(sy, out=top)
-        y0[...] = top
-        np.minimum(y0, h - 1, out=y0)
-        sx -= x0  # now the fractional weights fx, fy in [0, 1]
+        pw = w + 3
+        padded = ws["padded"]
+        padded[:, 1:h + 1, 1:w + 1] = images.reshape(n, h, w)
+        # Clip to [0, size + 1]: beyond that every neighbour is border (zero) anyway.
+        np.clip(sx, 0.0, float(w + 1), out=sx)
+        np.clip(sy, 0.0, float(h + 1), out=sy)
+        x0, y0 = np.floor(sx, out=ws["x0"]), np.floor(sy, out=ws["y0"])
+        sx -= x0  # now the fractional weights fx, fy in [0, 1)
         sy -= y0
-        # Flat index of the top-left neighbour in the padded batch: base + (y0 + 1) * (w + 2) + (x0 + 1).
-        np.multiply(y0, w + 2, out=idx)
-        idx += x0
-        idx += ws["base"] + (w + 3)
+        # Flat index of the top-left neighbour in the padded batch: base + y0 * (w + 3) + x0.
+        y0 *= np.float32(pw)
+        y0 += x0
+        y0 += ws["base"]
+        np.copyto(ws["i32"], y0, casting="unsafe")  # float32 -> int32 is vectorised; float32 -> int64 is not
+        idx = ws["idx"]
+        np.copyto(idx, ws["i32"])
         flat = padded.reshape(-1)
+        v00, v01, v10, v11 = ws["v00"], ws["v01"], ws["v10"], ws["v11"]
+        # The neighbours through shifted views of the batch: no index arithmetic per neighbour. mode="clip"
+        # only because take buffers `out` in its default mode; every index is in range.
+        np.take(flat, idx, out=v00, mode="clip")
+        np.take(flat[1:], idx, out=v01, mode="clip")
+        np.take(flat[pw:], idx, out=v10, mode="clip")
+        np.take(flat[pw + 1:], idx, out=v11, mode="clip")
         # top = v00 + fx (v01 - v00), bot likewise, out = top + fy (bot - top): exact when fx = fy = 0.
-        np.take(flat, idx, out=top)
-        idx += 1
-        np.take(flat, idx, out=v1)
-        v1 -= top
-        v1 *= sx
-        top += v1
-        idx += w + 1
-        np.take(flat, idx, out=bot)
-        idx += 1
-        np.take(flat, idx, out=v1)
-        v1 -= bot
-        v1 *= sx
-        bot += v1
-        bot -= top
-        bot *= sy
-        top += bot
-        np.rint(top, out=top)
-        np.clip(top, 0, 255, out=top)
-        return top.astype(np.uint8).reshape(images.shape)
+        v01 -= v00
+        v01 *= sx
+        v00 += v01
+        v11 -= v10
+        v11 *= sx
+        v10 += v11
+        v10 -= v00
+        v10 *= sy
+        v00 += v10
+        np.rint(v00, out=v00)  # in [0, 255] up to rounding: the weights are in [0, 1]
+        out = np.empty((n, h, w), dtype=np.uint8)
+        np.copyto(out, v00.transpose(0, 2, 1), casting="unsafe")
+        return out.reshape(images.shape)
 
 
 def square_shape(pixels: int) -> tuple[int, int]:

@@ -196,7 +196,9 @@ class DaskExecutor:
     continues from its checkpoint when the store is on a filesystem the workers share; past that the
     search stops with an error naming the trial. Each trial carries the SHA-256 of this process's
     training code (the trial store's code key); a worker running other code refuses it. Before
-    submitting, and after a refusal, the search stops naming every worker to restart.
+    submitting, and after a refusal, the search stops naming every worker to restart. While the search
+    runs, the workers' statistical profiler is paused and malloc keeps freed memory for reuse
+    (pipeline.search.dask_worker).
     """
 
     name = "dask"
@@ -223,10 +225,17 @@ class DaskExecutor:
                                    f"with `dask worker {self.address}` (PYTHONPATH=<this checkout>)") from None
             self.workers = len(self.client.scheduler_info()["workers"])
         [self.data_future] = self.client.scatter([self.data], broadcast=True, hash=True)
+        from pipeline.search.dask_worker import SearchWorker
+
+        self.client.register_plugin(SearchWorker())
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.client is not None:
+            from pipeline.search.dask_worker import SearchWorker
+
+            with contextlib.suppress(Exception):  # best effort: the cluster may already be gone
+                self.client.unregister_worker_plugin(SearchWorker.name)
             self.client.close()
             self.client = None
 

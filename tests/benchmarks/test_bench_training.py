@@ -57,9 +57,10 @@ def test_training_rows(tiny_result):
             assert _positive(r[key]), (key, r[key])
         assert len(r["samples"]["ours"]) == len(r["samples"]["floor"]) == 1
         if torch_available:
-            assert _positive(r["torch_s"]) and _positive(r["torch_over_ours"])
+            assert _positive(r["torch_s"]) and _positive(r["torch_over_ours"]) and _positive(r["torch_floor_s"])
+            assert len(r["samples"]["torch_floor"]) == 1
         else:
-            assert r["torch_s"] is None and r["torch_over_ours"] is None
+            assert r["torch_s"] is None and r["torch_over_ours"] is None and r["torch_floor_s"] is None
 
 
 def test_evaluation_rows(tiny_result):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.nn.augment import AugmentConfig, Augmenter, gaussian_matrix, make_augmenter
+from pipeline.nn.augment import AugmentConfig, Augmenter, gaussian_matrix, make_augmenter, random_bytes
 from pipeline.nn.npz import save_npz
 from pipeline.plotting.augmentation import augment_config_of, augmentation_mosaic, plot_augmentation, plot_model_augmentation
 
@@ -184,3 +184,82 @@ def test_augment_config_of_a_recorded_config():
     assert augment_config_of({"augment_shift": 2, "augment_rotation": 5.0}) == AugmentConfig(shift=2, rotation=5.0)
     with pytest.raises(ValueError, match="model.npz: train_config: bad augmentation"):
         augment_config_of({"augment_scale": 2.0}, "model.npz: train_config")
+
+
+def reference_augment(images: np.ndarray, config: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+    """The distortions written out plainly, in float64: the same draws in the same order, then each output
+    pixel's source position (centre + M @ offset - shift + smoothed noise) and a bilinear read with zeros
+    outside the image, pixel by pixel."""
+    n, h, w = images.shape[0], 28, 28
+    theta = np.deg2rad(rng.uniform(-config.rotation, config.rotation, n)) if config.rotation else np.zeros(n)
+    zoom = rng.uniform(1 - config.scale, 1 + config.scale, n) if config.scale else np.ones(n)
+    shear = np.tan(np.deg2rad(rng.uniform(-config.shear, config.shear, n))) if config.shear else np.zeros(n)
+    t = rng.integers(-config.shift, config.shift, size=(2, n), endpoint=True) if config.shift else np.zeros((2, n))
+    field = np.zeros((h, 2 * n, w))
+    if config.elastic_alpha:
+        noise = np.frombuffer(rng.bytes(h * 2 * n * w), dtype=np.uint8).reshape(h, 2 * n, w)
+        noise = config.elastic_alpha * ((noise + 0.5) / 128 - 1)
+        g_y = gaussian_matrix(h, config.elastic_sigma).astype(np.float64)
+        g_x = gaussian_matrix(w, config.elastic_sigma).astype(np.float64)
+        field = np.einsum("yk,knx,jx->ynj", g_y, noise, g_x)
+    src = images.reshape(n, h, w).astype(np.float64)
+    out = np.zeros((n, h, w))
+    cy, cx = (h - 1) / 2, (w - 1) / 2
+    for i in range(n):
+        c, s = np.cos(theta[i]) / zoom[i], np.sin(theta[i]) / zoom[i]
+        a, b, cc, d = c, c * shear[i] - s, s, s * shear[i] + c
+        for y in range(h):
+            for x in range(w):
+                sx = cx + a * (x - cx) + b * (y - cy) - t[0, i] + field[y, i, x]
+                sy = cy + cc * (x - cx) + d * (y - cy) - t[1, i] + field[y, n + i, x]
+                x0, y0 = int(np.floor(sx)), int(np.floor(sy))
+                fx, fy = sx - x0, sy - y0
+                v = [[src[i, yy, xx] if 0 <= yy < h and 0 <= xx < w else 0.0 for xx in (x0, x0 + 1)]
+                     for yy in (y0, y0 + 1)]
+                top = v[0][0] + fx * (v[0][1] - v[0][0])
+                bot = v[1][0] + fx * (v[1][1] - v[1][0])
+                out[i, y, x] = top + fy * (bot - top)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8).reshape(images.shape)
+
+
+@pytest.mark.parametrize("config", [EVERYTHING, AugmentConfig(rotation=20, shift=2), AugmentConfig(elastic_alpha=34)],
+                         ids=["everything", "affine", "elastic"])
+def test_agrees_with_a_plain_float64_resampler_within_one_grey_level(config):
+    # The batched float32 arithmetic (one GEMM for the whole field, index arithmetic in float32) rounds
+    # differently from float64: a pixel may differ by one grey level, and only rarely.
+    images = digits(6, seed=3)
+    got = Augmenter(config)(images, np.random.default_rng(11)).astype(int)
+    want = reference_augment(images, config, np.random.default_rng(11)).astype(int)
+    diff = np.abs(got - want)
+    assert diff.max() <= 1
+    assert (diff > 0).mean() < 0.002
+    assert not np.array_equal(got, images)
+
+
+def test_whole_pixel_shifts_are_exact_through_the_resampler():
+    # A rotation of 1e-30 degrees sends the batch through the bilinear path, with the same draws as a shift.
+    images = digits(32, seed=4)
+    out = Augmenter(AugmentConfig(shift=3, rotation=1e-30))(images, np.random.default_rng(2)).reshape(-1, 28, 28)
+    rng = np.random.default_rng(2)
+    rng.uniform(-1e-30, 1e-30, 32)
+    t = rng.integers(-3, 3, size=(2, 32, 1), endpoint=True)
+    padded = np.pad(images.reshape(-1, 28, 28), ((0, 0), (3, 3), (3, 3)))
+    for i, img in enumerate(out):
+        tx, ty = int(t[0, i, 0]), int(t[1, i, 0])
+        assert np.array_equal(img, padded[i, 3 - ty:31 - ty, 3 - tx:31 - tx]), (i, tx, ty)
+
+
+@pytest.mark.parametrize("make", [np.random.default_rng, lambda s: np.random.Generator(np.random.PCG64DXSM(s)),
+                                  lambda s: np.random.Generator(np.random.MT19937(s))], ids=["pcg64", "dxsm", "mt"])
+@pytest.mark.parametrize("before", ["nothing", "floats", "a half-used 32-bit output"])
+def test_random_bytes_are_rng_bytes_and_leave_the_same_state(make, before):
+    a, b = make(7), make(7)
+    for rng in (a, b):
+        if before == "floats":
+            rng.uniform(size=3)
+        elif before == "a half-used 32-bit output":
+            rng.integers(0, 10, size=3, dtype=np.uint32)
+    got = random_bytes(a, 4096)
+    assert got.dtype == np.uint8 and got.tobytes() == b.bytes(4096)
+    assert np.array_equal(a.uniform(size=4), b.uniform(size=4))
+    assert np.array_equal(a.integers(0, 1000, size=5, dtype=np.uint32), b.integers(0, 1000, size=5, dtype=np.uint32))

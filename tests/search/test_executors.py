@@ -158,6 +158,39 @@ def test_serial_local_and_dask_give_identical_trials(cluster, tmp_path):
                            serial_halving)
 
 
+def _profiler_running(dask_worker) -> list[bool]:
+    return [dask_worker.periodic_callbacks[k].is_running() for k in ("profile", "profile-cycle")]
+
+
+def _faults_per_megabyte_temporary() -> float:
+    """Page faults per 1 MiB temporary allocated, filled and freed, as a training step's temporaries are."""
+    import resource
+
+    import numpy as np
+
+    np.ones(1 << 17).sum()  # the first one may fault in fresh heap
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(50):
+        np.ones(1 << 17).sum()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 50
+
+
+def test_dask_workers_run_trials_like_pool_workers_only_while_a_search_holds_the_cluster(cluster):
+    import distributed
+
+    data = small_data()
+    with distributed.Client(cluster.scheduler_address) as client:
+        assert all(all(v) for v in client.run(_profiler_running).values())
+        # The nanny's MALLOC_TRIM_THRESHOLD_ makes every 1 MiB temporary a fresh mmap: 256 page faults.
+        assert all(f > 100 for f in client.run(_faults_per_megabyte_temporary).values())
+        with DaskExecutor(data, cluster.scheduler_address) as dask:
+            during = dask.client.run(_profiler_running)
+            assert len(during) == 2 and not any(any(v) for v in during.values())
+            assert all(f < 10 for f in dask.client.run(_faults_per_megabyte_temporary).values())
+        assert all(all(v) for v in client.run(_profiler_running).values())
+        assert all(f > 100 for f in client.run(_faults_per_megabyte_temporary).values())
+
+
 def test_dask_worker_killed_mid_trial_is_retried_from_its_checkpoint(cluster, tmp_path):
     p = search_params(**SLOW)
     data = _slow_data()
