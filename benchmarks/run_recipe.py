@@ -52,8 +52,10 @@ def run_seed(config: TrainParams, data: dict, test: tuple, progress: bool) -> di
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     ev = evaluate(result.model, *test)
     m = result.metrics()
+    kept_epoch = m["best_epoch"] if config.keep == "best" else m["epochs"]
     return {"seed": config.seed, "test_acc": ev.accuracy, "best_val_acc": m["best_val_acc"],
-            "best_epoch": m["best_epoch"], "epochs": m["epochs"], "train_wall_s": round(wall, 2),
+            "best_epoch": m["best_epoch"], "keep": config.keep, "kept_epoch": kept_epoch,
+            "kept_val_acc": result.kept_val_acc, "epochs": m["epochs"], "train_wall_s": round(wall, 2),
             "train_cpu_s_per_core": round(cpu / (os.cpu_count() or 1), 2)}
 
 
@@ -117,8 +119,9 @@ def main(argv: list[str] | None = None) -> int:
                 config = config.with_overrides(extra, "--set")
             row = run_seed(config, data, test, args.progress)
             rows.append(row)
-            print(f"{args.recipe} seed {seed}: test {100 * row['test_acc']:.2f} %, val {100 * row['best_val_acc']:.2f} % "
-                  f"(epoch {row['best_epoch']}), train {row['train_wall_s']:.1f} s wall, "
+            print(f"{args.recipe} seed {seed}: test {100 * row['test_acc']:.2f} %, val {100 * row['kept_val_acc']:.2f} % "
+                  f"(epoch {row['kept_epoch']}, keep {row['keep']}; best val {100 * row['best_val_acc']:.2f} % at "
+                  f"epoch {row['best_epoch']}), train {row['train_wall_s']:.1f} s wall, "
                   f"{row['train_cpu_s_per_core']:.1f} s CPU/core", flush=True)
     except (ParamsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

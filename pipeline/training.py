@@ -10,7 +10,7 @@ from typing import Any, Callable
 import numpy as np
 
 from pipeline.nn.augment import AugmentConfig, make_augmenter, square_shape
-from pipeline.nn.loop import LoopSettings, TrainingLoop
+from pipeline.nn.loop import KEEP, LoopSettings, TrainingLoop
 from pipeline.nn.model import DTYPES, INITS, TwoLayerNet
 from pipeline.nn.optim import UPDATE_RULES, Optimizer, make_optimizer
 from pipeline.persistence import data_fingerprint, save_model
@@ -58,6 +58,9 @@ class TrainParams:
     patience: int | None = param(integer(1, none_ok=True), None,
                                  "stop after this many epochs without a better val accuracy; null = never",
                                  assignment=False)
+    keep: str = param(choice(*KEEP), "best",
+                      "parameters the run ends with: best (best val accuracy epoch) or last (final epoch)",
+                      assignment=False)
     # augment_<name>: the field <name> of pipeline.nn.augment.AugmentConfig (augment_config).
     augment_shift: int = param(integer(0, 27), 0, "augmentation: largest random shift, whole pixels",
                                assignment=False)
@@ -96,11 +99,17 @@ class TrainParams:
 
 @dataclass
 class TrainResult:
-    """A trained model (holding its best-validation parameters), its solver and a metrics summary."""
+    """A trained model (holding the parameters its config's `keep` names), its solver and a metrics summary."""
 
     model: TwoLayerNet
     solver: TrainingLoop
     seconds: float
+
+    @property
+    def kept_val_acc(self) -> float:
+        """Validation accuracy of the parameters the model holds (the best epoch's, or the last one's)."""
+        s = self.solver
+        return s.best_val_acc if s.settings.keep == "best" else s.val_acc_history[-1]
 
     def metrics(self) -> dict[str, Any]:
         """Summary for metrics files; keys of training aids appear only when the aid was on."""
@@ -178,7 +187,7 @@ def build_solver(
     """
     loop_settings = LoopSettings(
         batch_size=config.batch_size, num_epochs=config.num_epochs, seed=config.seed,
-        num_train_samples=config.train_acc_samples, patience=config.patience,
+        num_train_samples=config.train_acc_samples, patience=config.patience, keep=config.keep,
         verbose=verbose, progress=progress,
     )
     return TrainingLoop(

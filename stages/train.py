@@ -20,7 +20,7 @@ def main(args) -> None:
     solver = result.solver
     epochs_csv, iterations_csv = Path(args.plots) / "epochs.csv", Path(args.plots) / "iterations.csv"
     with publish([args.model, args.metrics, epochs_csv, iterations_csv], "train") as out:
-        save_trained(out[args.model], result.model, config, data, solver.best_val_acc)
+        save_trained(out[args.model], result.model, config, data, result.kept_val_acc)
         write_json(out[args.metrics], result.metrics())
         epochs, iterations = history_rows(solver)
         write_csv(out[epochs_csv], ["epoch", "loss", "train_acc", "val_acc", "lr"], epochs)
@@ -31,7 +31,7 @@ def main(args) -> None:
 
 
 if __name__ == "__main__":
-    parser = stage_parser("Train the two-layer network with params.yaml:train; keep the best-validation parameters.")
+    parser = stage_parser("Train the two-layer network with params.yaml:train; keep the parameters train.keep names.")
     parser.add_argument("--data", default="data/prepared", help="folder with train.npz and val.npz")
     parser.add_argument("--model", default="models/model.npz", help="where to save the model")
     parser.add_argument("--metrics", default="metrics/train.json", help="metrics JSON")

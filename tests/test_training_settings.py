@@ -86,7 +86,7 @@ def test_augment_config_reads_every_augmentation_field():
 
 
 def test_optional_keys_are_the_settings_beyond_the_assignment():
-    assert set(OPTIONAL_KEYS) == {"decay_rate", "dropout", "label_smoothing", "patience", "augment_shift",
+    assert set(OPTIONAL_KEYS) == {"decay_rate", "dropout", "label_smoothing", "patience", "keep", "augment_shift",
                                   "augment_rotation", "augment_scale", "augment_shear", "augment_elastic_alpha",
                                   "augment_elastic_sigma"}
     assert not set(recorded_config(TrainParams())) & set(OPTIONAL_KEYS)
@@ -106,3 +106,19 @@ def test_rmsprop_is_a_train_update_rule(data):
     with pytest.raises(ValueError, match="test.update_rule = 'adagrad' is not allowed: expected one of sgd, "
                                          "momentum, nesterov, rmsprop, adam"):
         TrainParams.from_dict({"update_rule": "adagrad"}, "test")
+
+
+def test_keep_reaches_the_loop_and_names_the_kept_val_accuracy(data):
+    config = TrainParams.from_dict({"hidden_dim": 16, "input_scaling": "unit", "weight_scale": 1e-2, "lr": 0.5,
+                                    "schedule": "step", "step_size": 3, "gamma": 10.0, "batch_size": 20,
+                                    "num_epochs": 6, "keep": "last"}, "test")
+    assert build_solver(config, data, verbose=False).settings.keep == "last"
+    last = train(config, data, verbose=False)
+    best = train(dataclasses.replace(config, keep="best"), data, verbose=False)
+    assert last.solver.val_acc_history == best.solver.val_acc_history
+    assert last.kept_val_acc == last.solver.val_acc_history[-1]
+    assert best.kept_val_acc == best.solver.best_val_acc
+    assert last.solver.val_acc_history[-1] < last.solver.best_val_acc  # lr 5 from epoch 3 spoils the model
+    assert recorded_config(config)["keep"] == "last" and "keep" not in recorded_config(TrainParams())
+    with pytest.raises(ValueError, match="test.keep = 'latest' is not allowed: expected one of best, last"):
+        TrainParams.from_dict({"keep": "latest"}, "test")

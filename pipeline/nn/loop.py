@@ -26,6 +26,7 @@ from pipeline.nn.optim import Optimizer, checked_array
 Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 Schedule = Callable[[int], float]
 DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
+KEEP = ("best", "last")  # LoopSettings.keep: which parameters a finished run leaves in the model
 
 
 class TrainingDiverged(PipelineError, RuntimeError):
@@ -47,7 +48,9 @@ class LoopSettings:
     so the curves compare across epochs); eval_batch_size is rows per forward pass when measuring it.
     checkpoint_name writes '<name>_epoch_<e>.npz' after each epoch; save_model writes the final
     parameters as .npz. progress: a tqdm bar (None: when verbose and stderr is a terminal). patience
-    stops early after that many epochs without a better validation accuracy (None: never).
+    stops early after that many epochs without a better validation accuracy (None: never). keep: the
+    parameters a finished run leaves in the model (and saves): "best" those of the epoch with the best
+    validation accuracy, "last" those of the final epoch trained.
     """
 
     batch_size: int = 200
@@ -62,6 +65,7 @@ class LoopSettings:
     print_every: int = 100
     verbose: bool = True
     progress: bool | None = None
+    keep: str = "best"
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "num_epochs"):
@@ -70,6 +74,8 @@ class LoopSettings:
                 raise ValueError(f"Solver {name} = {value!r}: expected an integer >= 1")
         if self.patience is not None and int(self.patience) < 1:
             raise ValueError(f"patience {self.patience!r} must be a positive number of epochs (or None)")
+        if self.keep not in KEEP:
+            raise ValueError(f"keep {self.keep!r} is not allowed: expected one of {', '.join(KEEP)}")
 
 
 # What a paused run carries over: (key in state_dict, kind, attribute of the loop). One line per item.
@@ -104,8 +110,9 @@ class TrainingLoop:
     or `(loss, grads)` with grads keyed like params; `data` holds X_train, y_train, X_val, y_val (other
     keys are ignored). Each epoch visits a fresh seeded permutation of the training set in `batch_size`
     minibatches (N // batch_size of them, the remainder dropped as in the assignment). Train and
-    validation accuracy are measured before training (epoch 0) and after every epoch; the parameters
-    with the best validation accuracy are put back in the model at the end.
+    validation accuracy are measured before training (epoch 0) and after every epoch; at the end the
+    model holds the parameters with the best validation accuracy (settings.keep "best") or those of
+    the last epoch trained ("last"). best_val_acc and best_epoch are tracked either way.
 
     Fast path: uint8 images with a model that has a `preprocessor` (our TwoLayerNet) are converted
     per batch into a reused buffer, and gradients go into reused arrays when `loss` takes
@@ -192,7 +199,7 @@ class TrainingLoop:
     def train(self, until_epoch: int | None = None) -> "TrainingLoop":
         """Train from `self.epoch` up to `until_epoch` (default: `num_epochs`).
 
-        Reaching `num_epochs` (or stopping early) leaves the best-validation parameters in the
+        Reaching `num_epochs` (or stopping early) leaves the parameters `settings.keep` names in the
         model; pausing earlier leaves the current ones, so that training can continue.
         """
         until = self.num_epochs if until_epoch is None else int(until_epoch)
@@ -251,7 +258,8 @@ class TrainingLoop:
                 break
         bar.close()
         if self.epoch == self.num_epochs or self.stopped_early:
-            self._restore_best()
+            if self.settings.keep == "best":
+                self._restore_best()
             if self.settings.save_model is not None:
                 save_npz(self.settings.save_model, self.model.params)
         return self

@@ -22,8 +22,8 @@ class Solver(TrainingLoop):
     optim_config holds 'learning_rate' (default 1e-3) and the rule's hyperparameters; the learning rate
     of epoch e is learning_rate * lr_decay**e. save_model: True (meaning 'best_model.npz') or a path.
     Every other keyword is a field of LoopSettings (batch_size, num_epochs, num_train_samples,
-    num_val_samples, checkpoint_name, print_every, verbose, seed, progress, eval_batch_size, patience),
-    plus the loop's `augment` hook and `log`. Unknown keywords are refused by name (TypeError).
+    num_val_samples, checkpoint_name, print_every, verbose, seed, progress, eval_batch_size, patience,
+    keep), plus the loop's `augment` hook and `log`. Unknown keywords are refused by name (TypeError).
 
     Instead of update_rule/optim_config/lr_decay, ready objects can be given: `optimizer`
     (pipeline.nn.optim) and `schedule` (pipeline.nn.schedules); mixing the two ways is refused.

@@ -196,8 +196,8 @@ class DaskExecutor:
     continues from its checkpoint when the store is on a filesystem the workers share; past that the
     search stops with an error naming the trial. Each trial carries the SHA-256 of this process's
     training code (the trial store's code key); a worker running other code refuses it. Before
-    submitting, and after a refusal, the search stops naming every worker to restart. While the search runs, the
-    workers' statistical profiler is paused and malloc keeps freed memory for reuse
+    submitting, and after a refusal, the search stops naming every worker to restart. While the search
+    runs, the workers' statistical profiler is paused and malloc keeps freed memory for reuse
     (pipeline.search.dask_worker).
     """
 

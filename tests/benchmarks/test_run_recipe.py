@@ -99,7 +99,7 @@ def test_patience_stops_early(data):
 
 @pytest.mark.parametrize("key, value, word", [("dropout", 1.0, "dropout"), ("label_smoothing", 1.0, "label_smoothing"),
                                               ("augment_scale", 1.0, "augment_scale"), ("patience", 0, "patience"),
-                                              ("augment_shift", -1, "augment_shift"),
+                                              ("augment_shift", -1, "augment_shift"), ("keep", "first", "keep"),
                                               ("augment_elastic_sigma", 0.0, "augment_elastic_sigma")])
 def test_bad_values_name_the_key(key, value, word):
     with pytest.raises(ParamsError, match=word):
@@ -107,11 +107,11 @@ def test_bad_values_name_the_key(key, value, word):
 
 
 # ------------------------------------------------------------------------------ recipes
-@pytest.mark.parametrize("name", ["plain", "augmented"])
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "recipes").glob("*.yaml")))
 def test_shipped_recipes_are_valid_configs(name):
     c = run_recipe.recipe_config(name, ROOT / "params.yaml", seed=5)
-    assert c.seed == 5 and c.hidden_dim == 800 and c.dropout > 0
-    assert c.augment_config().active == (name == "augmented")
+    assert c.seed == 5 and c.hidden_dim >= 800 and c.dropout > 0
+    assert c.augment_config().active == name.startswith("augmented")
 
 
 def test_print_command_is_the_recipe_tools_line():
@@ -147,8 +147,23 @@ def test_run_recipe_end_to_end(tmp_path):
     assert s["test_acc_min"] <= s["test_acc_mean"] <= s["test_acc_max"] and s["test_acc_std"] >= 0
     assert result["config"]["hidden_dim"] == 16 and result["config"]["augment_elastic_alpha"] > 0
     assert all(r["train_wall_s"] > 0 and r["epochs"] == 2 for r in result["seeds"])
+    assert all(r["keep"] == "best" and r["kept_epoch"] == r["best_epoch"] and r["kept_val_acc"] == r["best_val_acc"]
+               for r in result["seeds"])
     assert "test" in proc.stdout and "CPU/core" in proc.stdout
     missing = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run_recipe.py"), "--recipe", "plain",
                               "--data", str(tmp_path / "none")], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert missing.returncode == 2 and "does not exist" in missing.stderr
 
+
+
+def test_a_keep_last_seed_reports_the_final_epoch(data):
+    """lr 50 from epoch 3 on spoils the model, so the final epoch is not the best one."""
+    spoiled = config(init="normal", weight_scale=1e-2, update_rule="sgd", lr=0.5, schedule="step", step_size=3,
+                     gamma=100.0, batch_size=20, num_epochs=6)
+    rows = {keep: run_recipe.run_seed(dataclasses.replace(spoiled, keep=keep), data,
+                                      (data["X_val"], data["y_val"]), progress=False) for keep in ("best", "last")}
+    best, last = rows["best"], rows["last"]
+    assert (last["keep"], last["kept_epoch"]) == ("last", 6) and last["best_epoch"] == best["kept_epoch"] < 6
+    assert last["kept_val_acc"] < last["best_val_acc"] == best["kept_val_acc"]
+    # Evaluated on the validation images, the test accuracy is the kept parameters' val accuracy.
+    assert last["test_acc"] == last["kept_val_acc"] and best["test_acc"] == best["best_val_acc"]

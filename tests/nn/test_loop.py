@@ -7,9 +7,9 @@ import pytest
 import pipeline.nn.loop as loop
 from pipeline.nn.loop import STATE, LoopSettings, TrainingLoop
 from pipeline.nn.model import TwoLayerNet
-from pipeline.nn.optim import Adam
+from pipeline.nn.optim import SGD, Adam
 from pipeline.nn.preprocess import Preprocessor
-from pipeline.nn.schedules import Exponential
+from pipeline.nn.schedules import Exponential, Step
 from pipeline.nn.solver import Solver
 from support import block_images
 
@@ -76,3 +76,29 @@ def test_a_state_entry_added_in_one_line_is_saved_restored_and_checked(blocks, m
     assert resumed.grad_norm_history == [0.5, 0.25] and resumed.epoch == 2
     with pytest.raises(ValueError, match=r"'history/grad_norm' has shape \(3,\), expected \(2,\)"):
         with_history(blocks).load_state_dict({**state, "history/grad_norm": np.zeros(3)})
+
+
+def test_keep_last_ends_with_the_final_epoch_and_keep_best_with_the_best(blocks):
+    """A learning rate 100 times larger from epoch 3 on spoils the model: the best epoch is an early one."""
+    runs = {}
+    for keep in ("best", "last"):
+        run = TrainingLoop(model(), blocks, SGD(), Step(0.5, step_size=3, gamma=100.0),
+                           LoopSettings(batch_size=20, num_epochs=12, verbose=False, progress=False, patience=2,
+                                        keep=keep))
+        with np.errstate(all="ignore"):
+            runs[keep] = run.train()
+    best, last = runs["best"], runs["last"]
+    assert best.loss_history == last.loss_history and best.val_acc_history == last.val_acc_history
+    assert last.best_epoch < last.epoch and last.val_acc_history[-1] < last.best_val_acc
+    X_val, y_val = blocks["X_val"], blocks["y_val"]
+    assert last.check_accuracy(X_val, y_val) == last.val_acc_history[-1]
+    assert best.check_accuracy(X_val, y_val) == best.best_val_acc
+    for k, w in best.model.params.items():
+        np.testing.assert_array_equal(w, last.best_params[k])  # both tracked the same best epoch
+    assert any(not np.array_equal(w, last.best_params[k]) for k, w in last.model.params.items())
+
+
+def test_keep_names_best_or_last():
+    assert LoopSettings().keep == "best"
+    with pytest.raises(ValueError, match="keep 'first' is not allowed: expected one of best, last"):
+        LoopSettings(keep="first")
