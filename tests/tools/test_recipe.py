@@ -29,7 +29,7 @@ def _git_repo(tmp_path: Path, train: dict, recipe: dict) -> Path:
     return repo
 
 
-@pytest.mark.parametrize("name", ["plain", "augmented"])
+@pytest.mark.parametrize("name", ["plain", "augmented", "augmented_long"])
 def test_shipped_recipes_set_every_train_key_of_head(name):
     head = yaml.safe_load(subprocess.run(["git", "show", "HEAD:params.yaml"], cwd=ROOT, capture_output=True,
                                          text=True, check=True).stdout)["train"]
