@@ -11,7 +11,7 @@ import threadpoolctl
 
 from pipeline.nn.layers import affine_forward, relu_forward
 from pipeline.training import TrainParams, TrainResult, build_model, build_solver, train
-from support import block_images
+from support import block_images, small_data
 
 METRIC_KEYS = {"final_train_acc", "final_val_acc", "best_val_acc", "best_epoch", "train_acc_at_best",
                "final_loss", "epochs", "iterations"}
@@ -19,10 +19,7 @@ METRIC_KEYS = {"final_train_acc", "final_val_acc", "best_val_acc", "best_epoch",
 
 @pytest.fixture(scope="module")
 def data():
-    rng = np.random.default_rng(0)
-    X_train, y_train = block_images(200, rng)
-    X_val, y_val = block_images(60, rng)
-    return {"X_train": X_train, "y_train": y_train, "X_val": X_val, "y_val": y_val}
+    return small_data(0, 200, 60)
 
 
 def config(**overrides) -> TrainParams:

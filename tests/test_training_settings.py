@@ -13,7 +13,7 @@ from pipeline.nn.optim import UPDATE_RULES, RMSprop, hyperparameters
 from pipeline.nn.schedules import SCHEDULES, fields as schedule_fields
 from pipeline.training import (MODEL_SETTINGS, OPTIMIZER_SETTINGS, OPTIONAL_KEYS, SCHEDULE_SETTINGS, TrainParams,
                                build_model, build_optimizer, build_schedule, build_solver, recorded_config, train)
-from support import block_images
+from support import block_images, small_data
 
 FIELDS = {f.name for f in dataclasses.fields(TrainParams)}
 
@@ -30,10 +30,7 @@ def _non_default(name: str) -> object:
 
 @pytest.fixture(scope="module")
 def data():
-    rng = np.random.default_rng(0)
-    X_train, y_train = block_images(100, rng)
-    X_val, y_val = block_images(40, rng)
-    return {"X_train": X_train, "y_train": y_train, "X_val": X_val, "y_val": y_val}
+    return small_data(0, 100, 40)
 
 
 def test_the_tables_name_every_rule_and_schedule_and_only_trainparams_fields():

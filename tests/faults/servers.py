@@ -81,18 +81,14 @@ def _answer(conn: socket.socket, behaviour: str, body: bytes, stop: threading.Ev
         raise ValueError(f"unknown behaviour {behaviour!r}; known: {', '.join(BEHAVIOURS)}")
 
 
-class BadMirror:
-    """A loopback server answering every GET with `behaviour`; `url` is its base URL."""
+class _LoopbackServer:
+    """A server on 127.0.0.1 handing each connection to `_handle` in a thread of its own; `url` is its base URL."""
 
-    def __init__(self, behaviour: str, body: bytes | Callable[[str], bytes] = b"") -> None:
-        if behaviour not in BEHAVIOURS:
-            raise ValueError(f"unknown behaviour {behaviour!r}; known: {', '.join(BEHAVIOURS)}")
-        self.behaviour, self.body = behaviour, body
+    def __init__(self) -> None:
         self.stop = threading.Event()
         self.sock = socket.create_server(("127.0.0.1", 0))
         self.sock.settimeout(0.1)
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/"
-        self.requests: list[str] = []
         self.thread = threading.Thread(target=self._loop, daemon=True)
         self.thread.start()
 
@@ -103,6 +99,25 @@ class BadMirror:
             except (TimeoutError, OSError):
                 continue
             threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+        self.thread.join(timeout=2)
+
+
+class BadMirror(_LoopbackServer):
+    """A loopback server answering every GET with `behaviour`; `url` is its base URL."""
+
+    def __init__(self, behaviour: str, body: bytes | Callable[[str], bytes] = b"") -> None:
+        if behaviour not in BEHAVIOURS:
+            raise ValueError(f"unknown behaviour {behaviour!r}; known: {', '.join(BEHAVIOURS)}")
+        self.behaviour, self.body = behaviour, body
+        self.requests: list[str] = []
+        super().__init__()
 
     def _handle(self, conn: socket.socket) -> None:
         with conn:
@@ -116,31 +131,13 @@ class BadMirror:
             except OSError:
                 pass  # the client gave up: what we are testing
 
-    def close(self) -> None:
-        self.stop.set()
-        self.sock.close()
-        self.thread.join(timeout=2)
 
-
-class PacedMirror:
+class PacedMirror(_LoopbackServer):
     """A loopback server sending every GET's body at a steady `rate` bytes/s (ten chunks a second)."""
 
     def __init__(self, body: bytes, rate: float) -> None:
         self.body, self.rate = body, rate
-        self.stop = threading.Event()
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.sock.settimeout(0.1)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/"
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-        self.thread.start()
-
-    def _loop(self) -> None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except (TimeoutError, OSError):
-                continue
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+        super().__init__()
 
     def _handle(self, conn: socket.socket) -> None:
         with conn:
@@ -158,8 +155,3 @@ class PacedMirror:
                     conn.sendall(self.body[sent:sent + step])
             except OSError:
                 pass  # the client gave up: what we are testing
-
-    def close(self) -> None:
-        self.stop.set()
-        self.sock.close()
-        self.thread.join(timeout=2)

@@ -13,7 +13,7 @@ from pipeline.nn.optim import make_optimizer
 from pipeline.nn.preprocess import Preprocessor
 from pipeline.nn.schedules import Cosine, Exponential
 from pipeline.nn.solver import Solver
-from support import block_images
+from support import block_images, small_data
 
 N_EPOCHS = 5
 LR = {"sgd": 0.3, "momentum": 0.05, "nesterov": 0.05, "rmsprop": 1e-3, "adam": 1e-2}
@@ -21,10 +21,7 @@ LR = {"sgd": 0.3, "momentum": 0.05, "nesterov": 0.05, "rmsprop": 1e-3, "adam": 1
 
 @pytest.fixture(scope="module")
 def blocks():
-    rng = np.random.default_rng(0)
-    X_train, y_train = block_images(120, rng)
-    X_val, y_val = block_images(40, rng)
-    return {"X_train": X_train, "y_train": y_train, "X_val": X_val, "y_val": y_val}
+    return small_data(0, 120, 40)
 
 
 def flip_some(batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:

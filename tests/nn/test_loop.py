@@ -11,15 +11,12 @@ from pipeline.nn.optim import SGD, Adam
 from pipeline.nn.preprocess import Preprocessor
 from pipeline.nn.schedules import Exponential, Step
 from pipeline.nn.solver import Solver
-from support import block_images
+from support import block_images, small_data
 
 
 @pytest.fixture(scope="module")
 def blocks():
-    rng = np.random.default_rng(0)
-    X_train, y_train = block_images(120, rng)
-    X_val, y_val = block_images(40, rng)
-    return {"X_train": X_train, "y_train": y_train, "X_val": X_val, "y_val": y_val}
+    return small_data(0, 120, 40)
 
 
 def model(seed: int = 1, dropout: float = 0.0) -> TwoLayerNet:
