@@ -12,7 +12,9 @@ from pipeline.common.params import ParamsError, allowing, choice, from_mapping, 
 from pipeline.search.store import DEFAULT_DIR
 from pipeline.training import TrainParams
 
-GRID_KEYS = tuple(f.name for f in fields(TrainParams) if f.name != "seed")
+# A search ranks trials by their best validation accuracy and keeps that epoch's parameters, so `keep`
+# is not a searchable key, and search.base.keep must stay "best".
+GRID_KEYS = tuple(f.name for f in fields(TrainParams) if f.name not in ("seed", "keep"))
 # Keys a random search may sample: floats log-uniformly, integers uniformly.
 FLOAT_KEYS = tuple(f.name for f in fields(TrainParams) if f.type in ("float", float))
 INT_KEYS = ("hidden_dim", "batch_size")
@@ -36,7 +38,7 @@ def _grid_rule(where: str, value: Any) -> dict[str, tuple[Any, ...]]:
     return grid
 
 
-allowing("a mapping of train keys (not seed) to non-empty lists of values", _grid_rule)
+allowing("a mapping of train keys (not seed or keep) to non-empty lists of values", _grid_rule)
 
 
 def _ranges_rule(where: str, value: Any) -> dict[str, tuple[float, float]]:
@@ -115,6 +117,11 @@ class SearchParams:
     dask: DaskParams = param(section(DaskParams), DaskParams(), "Dask scheduler")
     store: str | bool | None = param(_store_rule, None,
                                      "trial store folder; null = .search_store, false = no store")
+
+    def __post_init__(self) -> None:
+        if self.base.keep != "best":
+            raise ValueError(f"base.keep = {self.base.keep!r} is not allowed: a search ranks its trials by their best "
+                             "validation accuracy and keeps that epoch's parameters; use 'best'")
 
     def trials(self, where: str = "params.yaml:search") -> list[TrainParams]:
         """The candidate configurations as validated configs, in trial order."""

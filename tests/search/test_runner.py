@@ -28,6 +28,7 @@ def test_grid_expands_in_order_first_key_slowest():
     ({"lr": 0.1}, "params.yaml:search.grid.lr = 0.1 is not allowed"),
     ({"hidden_dim": [8, 0]}, ".hidden_dim = 0 is not allowed"),
     ({"seed": [1, 2]}, "params.yaml:search.grid.seed is not a training key"),
+    ({"keep": ["best", "last"]}, "params.yaml:search.grid.keep is not a training key"),
 ])
 def test_bad_grid_is_rejected_before_training(grid, message):
     with pytest.raises(ParamsError, match=message.replace("[", r"\[").replace("]", r"\]")):
@@ -50,6 +51,13 @@ def test_bad_settings_are_named(settings, message):
     with pytest.raises(ParamsError, match=message.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(")
                        .replace(")", r"\)")):
         search_params({"lr": [0.1]}, **settings)
+
+
+def test_a_search_keeps_each_trials_best_epoch():
+    with pytest.raises(ParamsError, match=r"params.yaml:search: base.keep = 'last' is not allowed: a search ranks "
+                                          r"its trials by their best validation accuracy .*; use 'best'"):
+        search_params({"lr": [0.1]}, base={"keep": "last"})
+    assert search_params({"lr": [0.1]}, base={"keep": "best"}).base.keep == "best"
 
 
 def test_missing_base_is_named():
