@@ -4,6 +4,7 @@
   model       TwoLayerNet (affine - ReLU - affine - softmax, L2), dropout and label smoothing
   preprocess  uint8 images -> float inputs (raw 0-255, [0, 1], centred)
   augment     batch distortions of uint8 digits: shifts, affine maps, elastic fields
+  batches     an epoch's minibatches: gathered, distorted, converted, the next one ahead in a thread
   optim       update rules: SGD, momentum, Nesterov, RMSprop, Adam
   schedules   learning rate per epoch: exponential, cosine, step
   loop        the minibatch training loop: optimizer, schedule, settings; pause and continue

@@ -19,11 +19,11 @@ import numpy as np
 from tqdm import tqdm
 
 from pipeline.errors import PipelineError
+from pipeline.nn.batches import Augment, BatchFeed
 from pipeline.nn.checkpoint import save_checkpoint
 from pipeline.nn.npz import save_npz
 from pipeline.nn.optim import Optimizer, checked_array
 
-Augment = Callable[[np.ndarray, np.random.Generator], np.ndarray]
 Schedule = Callable[[int], float]
 DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
 KEEP = ("best", "last")  # LoopSettings.keep: which parameters a finished run leaves in the model
@@ -50,7 +50,10 @@ class LoopSettings:
     parameters as .npz. progress: a tqdm bar (None: when verbose and stderr is a terminal). patience
     stops early after that many epochs without a better validation accuracy (None: never). keep: the
     parameters a finished run leaves in the model (and saves): "best" those of the epoch with the best
-    validation accuracy, "last" those of the final epoch trained.
+    validation accuracy, "last" those of the final epoch trained. prefetch: prepare the next minibatch
+    (gather, augment, convert) in a background thread while the current one trains; the parameters
+    are the same either way. It pays off only when the BLAS leaves a core idle (one BLAS thread on
+    two cores); with a BLAS thread per core the step's GEMMs wait for the busy core instead.
     """
 
     batch_size: int = 200
@@ -66,6 +69,7 @@ class LoopSettings:
     verbose: bool = True
     progress: bool | None = None
     keep: str = "best"
+    prefetch: bool = False
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "num_epochs"):
@@ -119,7 +123,8 @@ class TrainingLoop:
     `grads_out`. Float images are given to the model as they are.
 
     `augment(batch, rng) -> batch`, if given, is applied to each minibatch before preprocessing, with
-    its own generator seeded from (seed, "augment").
+    its own generator seeded from (seed, "augment"). Minibatches come from pipeline.nn.batches, which
+    can prepare the next one in a background thread (settings.prefetch).
 
     Training can pause and continue: `train(until_epoch=k)` stops after epoch k (`epoch` counts the
     epochs done), `state_dict()`/`load_state_dict()` carry everything that determines the rest of the
@@ -209,30 +214,36 @@ class TrainingLoop:
         if self.stopped_early:
             return self
         model, X, y = self.model, self.data["X_train"], self.data["y_train"]
-        bs, per_epoch, print_every = self.batch_size, self.iterations_per_epoch, self.settings.print_every
-        total = per_epoch * self.num_epochs
+        total = self.iterations_per_epoch * self.num_epochs
         preprocessor = getattr(model, "preprocessor", None) if X.dtype == np.uint8 else None
-        xbuf = None if preprocessor is None else np.empty((bs, *X.shape[1:]), dtype=model.dtype)
-        ubuf = np.empty((bs, *X.shape[1:]), dtype=X.dtype)
-        ybuf = np.empty(bs, dtype=y.dtype)
+        feed = BatchFeed(X, y, self.batch_size, preprocessor=preprocessor, dtype=getattr(model, "dtype", np.float32),
+                         augment=self.augment, ahead=self.settings.prefetch)
         reuse_grads = "grads_out" in inspect.signature(model.loss).parameters
         grads = {k: np.empty_like(v) for k, v in model.params.items()} if reuse_grads else None
         it = len(self.loss_history)
         bar = tqdm(total=total, initial=it, desc="train", unit="it", disable=not self.progress, dynamic_ncols=True)
         if self.epoch == 0 and not self.val_acc_history:
             self._check_accuracy(0)
-        augment, augment_rng = self.augment, self.augment_rng
+        with feed:
+            self._train_epochs(until, feed, grads, bar, it)
+        bar.close()
+        if self.epoch == self.num_epochs or self.stopped_early:
+            if self.settings.keep == "best":
+                self._restore_best()
+            if self.settings.save_model is not None:
+                save_npz(self.settings.save_model, self.model.params)
+        return self
+
+    def _train_epochs(self, until: int, feed: BatchFeed, grads: dict[str, np.ndarray] | None, bar: Any,
+                      it: int) -> None:
+        model, n = self.model, self.data["X_train"].shape[0]
+        per_epoch, print_every, total = self.iterations_per_epoch, self.settings.print_every, bar.total
         for epoch in range(self.epoch, until):
             lr = float(self.schedule(epoch))
             self.lr_history.append(lr)
-            order = self.rng.permutation(X.shape[0])
-            for b in range(per_epoch):
-                idx = order[b * bs : (b + 1) * bs]
-                np.take(X, idx, axis=0, out=ubuf)
-                np.take(y, idx, out=ybuf)
-                ub = ubuf if augment is None else self._augmented(ubuf, augment_rng)
-                Xb = ub if preprocessor is None else preprocessor.transform(ub, out=xbuf)
-                loss, g = model.loss(Xb, ybuf, grads_out=grads) if reuse_grads else model.loss(Xb, ybuf)
+            order = self.rng.permutation(n)
+            for Xb, ybuf in feed.epoch(order, per_epoch, self.augment_rng):
+                loss, g = model.loss(Xb, ybuf) if grads is None else model.loss(Xb, ybuf, grads_out=grads)
                 if not math.isfinite(loss):
                     bar.close()
                     raise TrainingDiverged(it + 1, lr, loss)
@@ -256,25 +267,11 @@ class TrainingLoop:
                     self.log(f"(Epoch {self.epoch} / {self.num_epochs}) stopping early: no better val_acc "
                              f"for {self.patience} epochs; best {self.best_val_acc:f} at epoch {self.best_epoch}")
                 break
-        bar.close()
-        if self.epoch == self.num_epochs or self.stopped_early:
-            if self.settings.keep == "best":
-                self._restore_best()
-            if self.settings.save_model is not None:
-                save_npz(self.settings.save_model, self.model.params)
-        return self
 
     def _save_checkpoint(self) -> None:
         meta = {"epoch": self.epoch, "num_epochs": self.num_epochs, "batch_size": self.batch_size,
                 "optimizer": type(self.optimizer).__name__, "schedule": repr(self.schedule)}
         save_checkpoint(f"{self.settings.checkpoint_name}_epoch_{self.epoch}.npz", self, meta)
-
-    def _augmented(self, batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        out = self.augment(batch, rng)
-        if out.shape != batch.shape or out.dtype != batch.dtype:
-            raise ValueError(f"augment returned shape {out.shape} dtype {out.dtype}; "
-                             f"expected the minibatch's {batch.shape} {batch.dtype}")
-        return out
 
     # ------------------------------------------------------------------ pause / continue
     def _get(self, attr: str) -> Any:
