@@ -7,9 +7,17 @@ For each augmentation setting it times, per epoch (N // batch minibatches of uin
            forward + backward at H hidden units, an in-place SGD update (what the Solver does);
   augment  pipeline.nn.augment.Augmenter on the same minibatches (what `augment=` adds per batch).
 
-Runs are interleaved (step, augment per setting, step, ...) and medians reported, since the
-machine is shared and noisy; the figure of merit is the ratio augment / step, measured in one run:
-what augmentation adds to an epoch of training.
+and, through the real training loop (pipeline.nn.loop.TrainingLoop, H hidden units, SGD), one epoch
+
+  plain    without augmentation;
+  sync     with the setting's augmentation, each minibatch distorted before its step (the default);
+  ahead    with the setting's augmentation, the next minibatch distorted in a background thread
+           while the current one trains (LoopSettings(prefetch=True)).
+
+Runs are interleaved (step, augment per setting, plain, sync and ahead per setting, step, ...) and
+medians reported, since the machine is noisy. Ratios, each measured in one run: augment / step,
+what distorting costs on its own, and (sync - plain) / plain and (ahead - plain) / plain, what
+augmentation adds to an epoch of training as it runs, without and with the background thread.
 
   python benchmarks/bench_augment.py                        # H=800, 55,000 images, 3 repeats
   python benchmarks/bench_augment.py --train-size 2000 --repeats 1 --json
@@ -26,9 +34,11 @@ from typing import Any, Callable
 
 import numpy as np
 
-from pipeline.nn.augment import AugmentConfig, Augmenter, describe
 from pipeline.data.split import load_prepared
+from pipeline.nn.augment import AugmentConfig, Augmenter, describe
+from pipeline.nn.loop import LoopSettings, TrainingLoop
 from pipeline.nn.model import TwoLayerNet
+from pipeline.nn.optim import SGD
 from pipeline.nn.preprocess import Preprocessor
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,30 +109,60 @@ def make_augment(images: np.ndarray, config: AugmentConfig, args: argparse.Names
     return run
 
 
+def make_loop_epoch(images: np.ndarray, labels: np.ndarray, config: AugmentConfig | None, prefetch: bool,
+                    args: argparse.Namespace) -> Callable[[], float]:
+    """One timed call = one epoch of TrainingLoop.train (accuracy measured on one minibatch only)."""
+    bs = min(args.batch_size, images.shape[0])
+    model = TwoLayerNet(784, args.hidden, 10, init="he", seed=0, preprocessor=Preprocessor("unit"))
+    data = {"X_train": images, "y_train": labels, "X_val": images[:bs], "y_val": labels[:bs]}
+    settings = LoopSettings(batch_size=bs, num_epochs=args.repeats + 1, num_train_samples=bs, verbose=False,
+                            progress=False, prefetch=prefetch)
+    loop = TrainingLoop(model, data, SGD(), lambda epoch: args.lr, settings,
+                        augment=None if config is None else Augmenter(config))
+
+    def run() -> float:
+        start = time.perf_counter()
+        loop.train(until_epoch=loop.epoch + 1)
+        return time.perf_counter() - start
+
+    return run
+
+
 def bench(args: argparse.Namespace) -> dict[str, Any]:
     images, labels, source = load_images(args)
     names = args.settings
     step = make_step(images, labels, args)
     augs = {name: make_augment(images, SETTINGS[name], args) for name in names}
-    samples: dict[str, list[float]] = {"step": [], **{name: [] for name in names}}
+    loops = {"plain": make_loop_epoch(images, labels, None, False, args)}
+    for name in names:
+        loops[f"{name}/sync"] = make_loop_epoch(images, labels, SETTINGS[name], False, args)
+        loops[f"{name}/ahead"] = make_loop_epoch(images, labels, SETTINGS[name], True, args)
+    samples: dict[str, list[float]] = {key: [] for key in ["step", *names, *loops]}
     step()  # warm-up: buffers, BLAS threads
+    for key, run in loops.items():
+        run()  # warm-up epoch of each loop (its workspaces, the thread)
     for r in range(args.repeats):
         samples["step"].append(step())
         for name in names:
             samples[name].append(augs[name]())
+        for key, run in loops.items():
+            samples[key].append(run())
         if not args.quiet:
-            print(f"repeat {r + 1}/{args.repeats}: step {samples['step'][-1]:.3f}s, "
-                  + ", ".join(f"{n} {samples[n][-1]:.3f}s" for n in names), file=sys.stderr, flush=True)
-    step_s = statistics.median(samples["step"])
-    rows = [{"setting": name, "config": describe(SETTINGS[name]), "augment_s": statistics.median(samples[name]),
-             "step_s": step_s, "augment_over_step": statistics.median(samples[name]) / step_s,
-             "samples": samples[name]} for name in names]
+            print(f"repeat {r + 1}/{args.repeats}: " + ", ".join(f"{k} {v[-1]:.3f}s" for k, v in samples.items()),
+                  file=sys.stderr, flush=True)
+    med = {key: statistics.median(values) for key, values in samples.items()}
+    step_s, plain_s = med["step"], med["plain"]
+    rows = [{"setting": name, "config": describe(SETTINGS[name]), "augment_s": med[name],
+             "step_s": step_s, "augment_over_step": med[name] / step_s, "samples": samples[name],
+             "plain_epoch_s": plain_s, "sync_epoch_s": med[f"{name}/sync"], "ahead_epoch_s": med[f"{name}/ahead"],
+             "sync_added": med[f"{name}/sync"] / plain_s - 1, "ahead_added": med[f"{name}/ahead"] / plain_s - 1}
+            for name in names]
     bs = min(args.batch_size, images.shape[0])
     return {"command": "python benchmarks/bench_augment.py " + " ".join(args.argv),
             "settings": {"data": source, "train_size": int(images.shape[0]), "batch_size": bs,
                          "iterations_per_epoch": max(images.shape[0] // bs, 1), "hidden": args.hidden,
                          "repeats": args.repeats},
-            "step_samples": samples["step"], "rows": rows}
+            "step_samples": samples["step"], "plain_samples": samples["plain"], "rows": rows}
 
 
 def render(result: dict[str, Any]) -> str:
@@ -135,6 +175,12 @@ def render(result: dict[str, Any]) -> str:
         shown = {k: v for k, v in r["config"].items() if v and (k != "elastic_sigma" or r["config"]["elastic_alpha"])}
         lines.append(f"| {r['setting']} ({', '.join(f'{k} {v:g}' for k, v in shown.items())}) | "
                      f"{r['augment_s']:.3f} | {r['step_s']:.3f} | {100 * r['augment_over_step']:.0f} % |")
+    lines += ["", "One epoch of the training loop (TrainingLoop, SGD), without and with each setting:", "",
+              "| setting | plain s/epoch | synchronous s/epoch | added | prepared ahead s/epoch | added |",
+              "|---|---:|---:|---:|---:|---:|"]
+    for r in result["rows"]:
+        lines.append(f"| {r['setting']} | {r['plain_epoch_s']:.3f} | {r['sync_epoch_s']:.3f} | "
+                     f"{100 * r['sync_added']:.0f} % | {r['ahead_epoch_s']:.3f} | {100 * r['ahead_added']:.0f} % |")
     return "\n".join(lines)
 
 

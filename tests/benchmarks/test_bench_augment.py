@@ -27,12 +27,16 @@ def test_json_rows_for_every_setting():
         assert r["augment_s"] > 0 and r["step_s"] > 0
         assert abs(r["augment_over_step"] - r["augment_s"] / r["step_s"]) < 1e-12
         assert len(r["samples"]) == 1
+        assert r["plain_epoch_s"] > 0 and r["sync_epoch_s"] > 0 and r["ahead_epoch_s"] > 0
+        assert abs(r["ahead_added"] - (r["ahead_epoch_s"] / r["plain_epoch_s"] - 1)) < 1e-12
+        assert abs(r["sync_added"] - (r["sync_epoch_s"] / r["plain_epoch_s"] - 1)) < 1e-12
 
 
 def test_markdown_table_and_help():
     proc = _run("--train-size", "400", "--hidden", "16", "--repeats", "1", "--settings", "elastic", "--quiet")
     assert proc.returncode == 0, proc.stderr
     assert "| elastic (elastic_alpha 34, elastic_sigma 4) |" in proc.stdout
+    assert "| setting | plain s/epoch | synchronous s/epoch | added | prepared ahead s/epoch | added |" in proc.stdout
     help_text = _run("--help").stdout
     for option in ("--hidden", "--settings", "--repeats", "--data", "--json"):
         assert option in help_text
