@@ -30,7 +30,7 @@ from pipeline.data.split import load_prepared
 from pipeline.evaluate import evaluate
 from pipeline.common.params import ParamsError, read_params
 from pipeline.plotting.augmentation import example_digits, plot_augmentation
-from pipeline.tools.recipe import dvc_command, load_recipe, recipe_path
+from pipeline.tools.recipe import dvc_command, load_recipe, recipe_path, shipped_recipes
 from pipeline.training import TrainParams, load_solver_data, train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,7 +71,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="\n\n".join(__doc__.split("\n\n")[1:]))
-    p.add_argument("--recipe", required=True, help="a name in recipes/ (plain, augmented) or a YAML path")
+    p.add_argument("--recipe", required=True,
+                   help=f"a name in recipes/ ({', '.join(shipped_recipes(ROOT))}) or a YAML path")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds (default 0 1 2)")
     p.add_argument("--params", default=str(ROOT / "params.yaml"), help="params file whose train section is the base")
     p.add_argument("--data", default=str(ROOT / "data" / "prepared"), help="prepared split (train/val/test.npz)")

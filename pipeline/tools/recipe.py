@@ -24,10 +24,16 @@ from pipeline.errors import PipelineError
 from pipeline.training import TrainParams
 
 RECIPES = "recipes"
+ROOT = Path(__file__).resolve().parents[2]  # the project, whose recipes --help lists
 
 
 class RecipeError(PipelineError, ValueError):
     """An unknown recipe, a recipe file of the wrong shape, or no params.yaml at the base revision."""
+
+
+def shipped_recipes(repo: str | Path = ".") -> list[str]:
+    """The names of the recipes in recipes/ of `repo`, sorted."""
+    return sorted(p.stem for p in (Path(repo) / RECIPES).glob("*.yaml"))
 
 
 def recipe_path(name: str, repo: str | Path = ".") -> Path:
@@ -40,7 +46,7 @@ def load_recipe(name: str, repo: str | Path = ".") -> dict[str, Any]:
     """The recipe's train overrides, checked to be a mapping of known training keys."""
     path = recipe_path(name, repo)
     if not path.is_file():
-        known = sorted(p.stem for p in (Path(repo) / RECIPES).glob("*.yaml"))
+        known = shipped_recipes(repo)
         raise RecipeError(f"{path}: no such recipe; known recipes: {', '.join(known) or 'none'}")
     data = parse_params(path.read_text(encoding="utf-8"), path)
     if set(data) != {"train"} or not isinstance(data["train"], dict):
@@ -93,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.tools.recipe", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog="\n\n".join(__doc__.split("\n\n")[1:]))
-    parser.add_argument("recipe", help="a name in recipes/ (plain, augmented) or a YAML path")
+    parser.add_argument("recipe", help=f"a name in recipes/ ({', '.join(shipped_recipes(ROOT))}) or a YAML path")
     parser.add_argument("--repo", default=".", help="the project's git repository")
     parser.add_argument("--rev", default="HEAD", help="the revision whose params.yaml:train gives the other keys")
     args = parser.parse_args(argv)

@@ -11,7 +11,7 @@ import yaml
 from ruamel.yaml import YAML
 
 from pipeline.common.params import ParamsError
-from pipeline.tools.recipe import RecipeError, dvc_command, hydra_value, load_recipe, main, recipe_train
+from pipeline.tools.recipe import RecipeError, dvc_command, hydra_value, load_recipe, main, recipe_train, shipped_recipes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,7 +29,15 @@ def _git_repo(tmp_path: Path, train: dict, recipe: dict) -> Path:
     return repo
 
 
-@pytest.mark.parametrize("name", ["plain", "augmented", "augmented_long"])
+def test_the_shipped_recipes_are_the_files_of_recipes_and_help_lists_them():
+    names = shipped_recipes(ROOT)
+    assert names == sorted(p.stem for p in (ROOT / "recipes").glob("*.yaml")) and "plain" in names
+    help_text = subprocess.run([sys.executable, "-m", "pipeline.tools.recipe", "--help"], cwd=ROOT, capture_output=True,
+                               text=True, check=True).stdout
+    assert f"({', '.join(names)})" in " ".join(help_text.split())
+
+
+@pytest.mark.parametrize("name", shipped_recipes(ROOT))
 def test_shipped_recipes_set_every_train_key_of_head(name):
     head = yaml.safe_load(subprocess.run(["git", "show", "HEAD:params.yaml"], cwd=ROOT, capture_output=True,
                                          text=True, check=True).stdout)["train"]
