@@ -7,7 +7,9 @@ moves pixels exactly; with every magnitude zero the output equals the input.
 
 Elastic distortions follow Simard et al. (2003): a per-image displacement field of uniform noise
 in [-1, 1], smoothed by a Gaussian of std `elastic_sigma` pixels and scaled by `elastic_alpha`.
-The Gaussian filter is two matrix products over the whole batch (G @ noise @ G.T), so scipy is not needed.
+The field is drawn directly with that smoothed noise's covariance, from a few noise values per
+image mapped through the filter's leading eigenvectors (smooth_noise_factor): two matrix products
+over the whole batch, so scipy is not needed.
 """
 from __future__ import annotations
 
@@ -87,6 +89,27 @@ def random_bytes(rng: np.random.Generator, count: int) -> np.ndarray:
     return np.frombuffer(rng.bytes(count), dtype=np.uint8)
 
 
+def smooth_noise_factor(n: int, sigma: float, leftover: float = 1e-6) -> np.ndarray:
+    """(n, k) float32 factor A with A @ A.T = G @ G.T up to a fraction `leftover` of its trace, G = gaussian_matrix.
+
+    Filtering i.i.d. noise with G gives a field of covariance var * G G.T. So does A z for k i.i.d.
+    values z of the same variance, and k is small for smooth fields (sigma 4 on 28 pixels: k = 9),
+    because G G.T's eigenvalues fall off like the Gaussian's spectrum. A is G G.T's leading
+    eigenvectors scaled by the square roots of their eigenvalues, each column's sign fixed (its first
+    large entry positive) so that A does not depend on the eigensolver.
+    """
+    g = gaussian_matrix(n, sigma).astype(np.float64)
+    cov = g @ g.T
+    values, vectors = np.linalg.eigh(cov)
+    values, vectors = values[::-1].clip(min=0.0), vectors[:, ::-1]
+    missing = 1.0 - np.cumsum(values) / values.sum()
+    k = int(np.argmax(missing <= leftover)) + 1
+    factor = vectors[:, :k] * np.sqrt(values[:k])
+    # The first entry of at least half the column's largest magnitude (ties between +v and -v cannot decide it).
+    lead = (np.abs(factor) >= 0.5 * np.abs(factor).max(axis=0)).argmax(axis=0)
+    return (factor * np.sign(factor[lead, np.arange(k)])).astype(np.float32)
+
+
 class Augmenter:
     """Callable `(images, rng) -> distorted images`: the Solver's `augment=` hook.
 
@@ -95,8 +118,9 @@ class Augmenter:
     draws come only from `rng`, in a fixed order, so a seed fixes the output. Temporaries are
     reused across calls with the same batch size (training sees one size).
 
-    Positions are worked out image by image in transposed (x, y) order, (2, N, W, H): each output
-    image's reads stay within its own source image, which keeps the gathers in cache.
+    The elastic field of each image and axis is A_y Z A_x.T, with Z a (k, k) matrix of uniform noise
+    in [-1, 1] and A = smooth_noise_factor: the same covariance as Simard et al.'s G N G.T (N a full
+    image of that noise), from k * k draws instead of H * W (k = 9 for sigma 4 against 28 pixels).
     """
 
     def __init__(self, config: AugmentConfig, shape: tuple[int, int] = MNIST_SHAPE) -> None:
@@ -106,19 +130,21 @@ class Augmenter:
         self.cy, self.cx = (h - 1) / 2.0, (w - 1) / 2.0
         self.gx = np.arange(w, dtype=np.float32) - np.float32(self.cx)
         self.gy = np.arange(h, dtype=np.float32) - np.float32(self.cy)
+        self.centre = np.array([self.cx + 1, self.cy + 1], dtype=np.float32)[:, None, None]  # + 1: the padding
         self.lift: np.ndarray | None = None
         if config.elastic_alpha:
-            # The field is one GEMM, rows.T (2N*W, K) @ lift (K, H); see _positions. Noise bytes u become
-            # alpha * ((u + 0.5) / 128 - 1) = scale * u + offset, and the filter is linear: the scale goes
-            # into the W filter, the offset into a constant field offset * (Gy 1)(y) * (1^T Gx)(x).
+            # The field is two GEMMs; see _positions. Noise bytes u become alpha * ((u + 0.5) / 128 - 1)
+            # = scale * u + offset, and the field is linear in the noise: the scale goes into the first
+            # GEMM's factor, the offset into a constant field offset * (A_y 1)(y) * (A_x 1)(x).
             scale, offset = config.elastic_alpha / 128.0, -config.elastic_alpha * (1.0 - 0.5 / 128.0)
-            gauss_y = gaussian_matrix(h, config.elastic_sigma)
-            gauss_x = gaussian_matrix(w, config.elastic_sigma).T
-            self.gauss_x = (gauss_x * np.float32(scale)).astype(np.float32)
-            self.offset_x = gauss_x.sum(axis=0, dtype=np.float64).astype(np.float32)
-            # lift's rows: Gy.T, then (y - cy) for the affine y coefficient, 1 for the constant part, the offset.
-            self.lift = np.vstack([gauss_y.T, self.gy, np.ones(h, dtype=np.float32),
-                                   offset * gauss_y.sum(axis=1, dtype=np.float64)]).astype(np.float32)
+            factor_y = smooth_noise_factor(h, config.elastic_sigma)
+            factor_x = smooth_noise_factor(w, config.elastic_sigma)
+            self.k_y, self.k_x = factor_y.shape[1], factor_x.shape[1]
+            self.noise_y = (factor_y.T * np.float32(scale)).astype(np.float32)  # (k_y, H)
+            self.offset_y = (offset * factor_y.sum(axis=1, dtype=np.float64)).astype(np.float32)
+            # lift's rows: A_x.T, then (x - cx) for the affine x coefficient, 1 for the rest, A_x 1 for the offset.
+            self.lift = np.vstack([factor_x.T, self.gx, np.ones(w, dtype=np.float32),
+                                   factor_x.sum(axis=1, dtype=np.float64)]).astype(np.float32)
         self._ws: dict[int, dict[str, np.ndarray]] = {}
 
     def _workspace(self, n: int) -> dict[str, np.ndarray]:
@@ -128,62 +154,64 @@ class Augmenter:
             h, w = self.h, self.w
             f = lambda *shape: np.empty(shape, dtype=np.float32)  # noqa: E731
             ws = self._ws[n] = {
-                "field": f(2, n, w, h), "x0": f(n, w, h), "y0": f(n, w, h),
-                "v00": f(n, w, h), "v01": f(n, w, h), "v10": f(n, w, h), "v11": f(n, w, h),
-                "i32": np.empty((n, w, h), dtype=np.int32), "idx": np.empty((n, w, h), dtype=np.intp),
+                "field": f(2, n, h, w),
+                "v00": f(n, h, w), "v01": f(n, h, w), "v10": f(n, h, w), "v11": f(n, h, w),
+                "i32": np.empty((n, h, w), dtype=np.int32), "idx": np.empty((n, h, w), dtype=np.intp),
                 # One zero row and column before each image, two after: every clipped neighbour is a valid read.
-                "padded": np.zeros((n, h + 3, w + 3), dtype=np.float32),
-                "base": (np.arange(n, dtype=np.float32) * np.float32((h + 3) * (w + 3)))[:, None, None],
+                "padded": np.zeros((n, h + 3, w + 3), dtype=np.float32), "step_x": f(n * (h + 3) * (w + 3)),
+                # Each pixel's image's first flat index, as a full array: adding it is a plain, vectorised pass.
+                "base": np.repeat(np.arange(n, dtype=np.float32) * np.float32((h + 3) * (w + 3)), h * w).reshape(n, h, w),
             }
             if self.lift is not None:
-                ws["rows"] = f(h + 3, 2, n, w)
-                ws["rows"][h + 2] = self.offset_x  # pairs with lift's offset row
+                k = self.k_x
+                ws["rows"] = f(k + 3, 2, n, h)
+                ws["rows"][k + 2] = self.offset_y  # pairs with lift's offset row
         return ws
 
-    def _matrices(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-        """Per-image sampling matrix entries a, b, c, d (output offset -> source offset), each (n, 1)."""
+    def _matrices(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Per-image sampling matrices M (output offset -> source offset) as two (2, n, 1) arrays:
+        the coefficients of (x - cx) and of (y - cy) in the source's x ([0]) and y ([1])."""
         cfg = self.config
         if not cfg.affine:
-            one, zero = np.ones((n, 1), dtype=np.float32), np.zeros((n, 1), dtype=np.float32)
-            return one, zero, zero, one
+            on_x, on_y = np.zeros((2, n, 1), dtype=np.float32), np.zeros((2, n, 1), dtype=np.float32)
+            on_x[0], on_y[1] = 1.0, 1.0
+            return on_x, on_y
         theta = np.deg2rad(rng.uniform(-cfg.rotation, cfg.rotation, n)) if cfg.rotation else np.zeros(n)
         zoom = rng.uniform(1.0 - cfg.scale, 1.0 + cfg.scale, n) if cfg.scale else np.ones(n)
         shear = np.tan(np.deg2rad(rng.uniform(-cfg.shear, cfg.shear, n))) if cfg.shear else np.zeros(n)
         cos, sin = np.cos(theta) / zoom, np.sin(theta) / zoom
         # Rotation @ shear-along-x, divided by the zoom (sampling at 1/zoom magnifies by zoom).
-        a, b = cos, cos * shear - sin
-        c, d = sin, sin * shear + cos
-        return tuple(v.astype(np.float32)[:, None] for v in (a, b, c, d))
+        on_x = np.stack([cos, sin]).astype(np.float32)[:, :, None]
+        on_y = np.stack([cos * shear - sin, sin * shear + cos]).astype(np.float32)[:, :, None]
+        return on_x, on_y
 
     def _positions(self, n: int, rng: np.random.Generator, ws: dict[str, np.ndarray]) -> np.ndarray:
-        """Where each output pixel reads, in padded pixels: (2, n, W, H), [0] along x and [1] along y.
+        """Where each output pixel reads, in padded pixels: (2, n, H, W), [0] along x and [1] along y.
 
         Source = centre + M @ (offset from centre) - shift + elastic displacement, + 1 for the padding.
-        Per image, (x, y) -> M's x part a x + c x (and the shift) is an (n, W) row, the y part b y, d y.
-        With elastic distortions the noise is drawn in (H, 2n, W) layout (i.i.d., so any layout will
-        do) as random bytes: 256 levels, several times cheaper than float draws, indistinguishable once
-        ~50 samples are averaged by the filter. It is filtered along W by one GEMM into rows[:H]; a
-        second GEMM filters along H and adds the affine and constant rows, rows[H:], at the same time.
+        Per image, M's x part is a row over x, its y part with the centre and shift a column over y.
+        With elastic distortions the noise Z is drawn in (k_x, 2n, k_y) layout (i.i.d., so any layout
+        will do) as random bytes: 256 levels, several times cheaper than float draws, indistinguishable
+        once the factors have summed k_x * k_y of them. One GEMM applies A_y, giving rows[:k_x]; a second
+        applies A_x and adds the affine and constant rows, rows[k_x:], at the same time.
         """
-        cfg, h, w = self.config, self.h, self.w
-        a, b, c, d = self._matrices(n, rng)
+        cfg = self.config
+        on_x, on_y = self._matrices(n, rng)
         shift = (rng.integers(-cfg.shift, cfg.shift, size=(2, n, 1), endpoint=True).astype(np.float32)
                  if cfg.shift else np.zeros((2, n, 1), dtype=np.float32))
         field = ws["field"]
         if self.lift is None:
-            for out, m_x, m_y, centre, t in ((field[0], a, b, self.cx, shift[0]), (field[1], c, d, self.cy, shift[1])):
-                part_x = m_x * self.gx  # (n, W)
-                part_x += np.float32(centre + 1) - t
-                np.add(part_x[:, :, None], (m_y * self.gy)[:, None, :], out=out)
+            along_y = on_y * self.gy
+            along_y += self.centre - shift
+            np.add(along_y[:, :, :, None], (on_x * self.gx)[:, :, None, :], out=field)
             return field
-        rows = ws["rows"]
-        for half, m_x, m_y, centre in ((0, a, b, self.cx), (1, c, d, self.cy)):
-            rows[h, half] = m_y
-            np.multiply(m_x, self.gx, out=rows[h + 1, half])
-            rows[h + 1, half] += np.float32(centre + 1) - shift[half]
-        noise = random_bytes(rng, h * 2 * n * w).astype(np.float32).reshape(h * 2 * n, w)
-        np.matmul(noise, self.gauss_x, out=rows[:h].reshape(h * 2 * n, w))
-        np.matmul(rows.reshape(h + 3, 2 * n * w).T, self.lift, out=field.reshape(2 * n * w, h))
+        rows, k_x, k_y, h, w = ws["rows"], self.k_x, self.k_y, self.h, self.w
+        rows[k_x] = on_x
+        np.multiply(on_y, self.gy, out=rows[k_x + 1])
+        rows[k_x + 1] += self.centre - shift
+        noise = random_bytes(rng, k_x * 2 * n * k_y).astype(np.float32).reshape(k_x * 2 * n, k_y)
+        np.matmul(noise, self.noise_y, out=rows[:k_x].reshape(k_x * 2 * n, h))
+        np.matmul(rows.reshape(k_x + 3, 2 * n * h).T, self.lift, out=field.reshape(2 * n * h, w))
         return field
 
     def __call__(self, images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -214,7 +242,7 @@ class Augmenter:
         return np.take(padded.reshape(-1), idx).reshape(images.shape)
 
     def _bilinear(self, images: np.ndarray, sx: np.ndarray, sy: np.ndarray, ws: dict[str, np.ndarray]) -> np.ndarray:
-        """Sample every image at padded positions (sx, sy), (n, W, H), bilinearly; outside the image reads 0.
+        """Sample every image at padded positions (sx, sy), (n, H, W), bilinearly; outside the image reads 0.
 
         Works in place on sx and sy. The index arithmetic is done on integer-valued float32 (exact
         below 2**24) and converted to integers once.
@@ -227,7 +255,7 @@ class Augmenter:
         # Clip to [0, size + 1]: beyond that every neighbour is border (zero) anyway.
         np.clip(sx, 0.0, float(w + 1), out=sx)
         np.clip(sy, 0.0, float(h + 1), out=sy)
-        x0, y0 = np.floor(sx, out=ws["x0"]), np.floor(sy, out=ws["y0"])
+        x0, y0 = np.floor(sx, out=ws["v10"]), np.floor(sy, out=ws["v11"])  # free until the gathers
         sx -= x0  # now the fractional weights fx, fy in [0, 1)
         sy -= y0
         # Flat index of the top-left neighbour in the padded batch: base + y0 * (w + 3) + x0.
@@ -237,27 +265,26 @@ class Augmenter:
         np.copyto(ws["i32"], y0, casting="unsafe")  # float32 -> int32 is vectorised; float32 -> int64 is not
         idx = ws["idx"]
         np.copyto(idx, ws["i32"])
-        flat = padded.reshape(-1)
-        v00, v01, v10, v11 = ws["v00"], ws["v01"], ws["v10"], ws["v11"]
-        # The neighbours through shifted views of the batch: no index arithmetic per neighbour. mode="clip"
-        # only because take buffers `out` in its default mode; every index is in range.
-        np.take(flat, idx, out=v00, mode="clip")
-        np.take(flat[1:], idx, out=v01, mode="clip")
-        np.take(flat[pw:], idx, out=v10, mode="clip")
-        np.take(flat[pw + 1:], idx, out=v11, mode="clip")
+        flat, step_x = padded.reshape(-1), ws["step_x"]
+        np.subtract(flat[1:], flat[:-1], out=step_x[:-1])  # each pixel's right neighbour minus itself
+        v00, d01, v10, d11 = ws["v00"], ws["v01"], ws["v10"], ws["v11"]
+        # The neighbours through shifted views of the batch: no index arithmetic per neighbour. Every index
+        # is in range, so mode="wrap" never wraps; it is the fastest mode that writes straight into `out`.
+        np.take(flat, idx, out=v00, mode="wrap")
+        np.take(step_x, idx, out=d01, mode="wrap")
+        np.take(flat[pw:], idx, out=v10, mode="wrap")
+        np.take(step_x[pw:], idx, out=d11, mode="wrap")
         # top = v00 + fx (v01 - v00), bot likewise, out = top + fy (bot - top): exact when fx = fy = 0.
-        v01 -= v00
-        v01 *= sx
-        v00 += v01
-        v11 -= v10
-        v11 *= sx
-        v10 += v11
+        d01 *= sx
+        v00 += d01
+        d11 *= sx
+        v10 += d11
         v10 -= v00
         v10 *= sy
         v00 += v10
         np.rint(v00, out=v00)  # in [0, 255] up to rounding: the weights are in [0, 1]
         out = np.empty((n, h, w), dtype=np.uint8)
-        np.copyto(out, v00.transpose(0, 2, 1), casting="unsafe")
+        np.copyto(out, v00, casting="unsafe")
         return out.reshape(images.shape)
 
 

@@ -52,7 +52,7 @@ def plot_augmentation(images: np.ndarray, config: AugmentConfig, path: str | os.
         ax.imshow(mosaic, cmap=mpl.colormaps["gray_r"].with_extremes(bad="#e4e4e4"), vmin=0, vmax=255,
                   interpolation="nearest")
         ax.set_axis_off()
-        fig.suptitle(title or "Augmentation: original (left), distorted versions (right)", fontsize=11)
+        fig.suptitle(title or "Augmentation: original (left), distorted versions (right)", fontsize=11, wrap=True)
         ax.set_title(settings or "no distortion", fontsize=9)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         return save(fig, path)

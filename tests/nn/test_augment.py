@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.nn.augment import AugmentConfig, Augmenter, gaussian_matrix, make_augmenter, random_bytes
+from pipeline.nn.augment import (AugmentConfig, Augmenter, gaussian_matrix, make_augmenter, random_bytes,
+                                 smooth_noise_factor)
 from pipeline.nn.npz import save_npz
 from pipeline.plotting.augmentation import augment_config_of, augmentation_mosaic, plot_augmentation, plot_model_augmentation
 
@@ -136,6 +137,43 @@ def test_gaussian_matrix_smooths_like_a_normalised_filter():
     assert np.std(g @ v) < 0.5 * np.std(v)
 
 
+@pytest.mark.parametrize("sigma, rank", [(2.0, 17), (4.0, 9), (6.0, 7)])
+def test_smooth_noise_factor_has_the_gaussian_filters_covariance(sigma, rank):
+    g = gaussian_matrix(28, sigma).astype(np.float64)
+    a = smooth_noise_factor(28, sigma)
+    assert a.dtype == np.float32 and a.shape == (28, rank)
+    want = g @ g.T
+    got = a.astype(np.float64) @ a.T.astype(np.float64)
+    assert np.linalg.norm(got - want) / np.linalg.norm(want) < 2e-3
+    assert np.linalg.norm(got - want) / np.linalg.norm(want) > 0, "a factor of lower rank than the filter"
+    lead = (np.abs(a) >= 0.5 * np.abs(a).max(axis=0)).argmax(axis=0)
+    assert (a[lead, np.arange(rank)] > 0).all(), "each column's sign is fixed: its first large entry is positive"
+    assert np.array_equal(a, smooth_noise_factor(28, sigma))
+
+
+def test_elastic_field_has_the_covariance_of_smoothed_pixel_noise():
+    # Simard et al.'s field: uniform noise on every pixel, filtered by G along both axes, times alpha. Its
+    # covariance is alpha^2 var(u) (G G.T)[y, y'] (G G.T)[x, x']; the drawn field must have the same.
+    alpha, sigma, n = 30.0, 4.0, 2000
+    aug = Augmenter(AugmentConfig(elastic_alpha=alpha, elastic_sigma=sigma))
+    field = aug._positions(n, np.random.default_rng(3), aug._workspace(n)).astype(np.float64)
+    identity = np.stack(np.broadcast_arrays(np.arange(28)[None, :] + 1.0, np.arange(28)[:, None] + 1.0))
+    disp = (field - identity[:, None]).reshape(2 * n, 28, 28)  # x and y displacements, i.i.d. fields
+    levels = (np.arange(256) + 0.5) / 128 - 1
+    c = gaussian_matrix(28, sigma).astype(np.float64)
+    c = c @ c.T
+    var = alpha ** 2 * (levels ** 2).mean() * np.outer(np.diag(c), np.diag(c))
+    got = disp.var(axis=0)
+    assert abs(disp.mean()) < 0.02 * np.sqrt(var.mean())
+    assert 0.97 < got.mean() / var.mean() < 1.03
+    assert np.abs(got / var - 1).max() < 0.15
+    # correlation 4 pixels apart along x, and along y, at the centre
+    for (y, x), (y2, x2) in (((14, 12), (14, 16)), ((12, 14), (16, 14))):
+        want = c[y, y2] * c[x, x2] / np.sqrt(c[y, y] * c[y2, y2] * c[x, x] * c[x2, x2])
+        got_r = np.corrcoef(disp[:, y, x], disp[:, y2, x2])[0, 1]
+        assert abs(got_r - want) < 0.05, (got_r, want)
+
+
 def test_elastic_displacement_grows_with_alpha():
     images = digits(32)
     small = Augmenter(AugmentConfig(elastic_alpha=5))(images, np.random.default_rng(0))
@@ -188,20 +226,21 @@ def test_augment_config_of_a_recorded_config():
 
 def reference_augment(images: np.ndarray, config: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
     """The distortions written out plainly, in float64: the same draws in the same order, then each output
-    pixel's source position (centre + M @ offset - shift + smoothed noise) and a bilinear read with zeros
-    outside the image, pixel by pixel."""
+    pixel's source position (centre + M @ offset - shift + elastic field A_y Z A_x.T) and a bilinear read
+    with zeros outside the image, pixel by pixel."""
     n, h, w = images.shape[0], 28, 28
     theta = np.deg2rad(rng.uniform(-config.rotation, config.rotation, n)) if config.rotation else np.zeros(n)
     zoom = rng.uniform(1 - config.scale, 1 + config.scale, n) if config.scale else np.ones(n)
     shear = np.tan(np.deg2rad(rng.uniform(-config.shear, config.shear, n))) if config.shear else np.zeros(n)
     t = rng.integers(-config.shift, config.shift, size=(2, n), endpoint=True) if config.shift else np.zeros((2, n))
-    field = np.zeros((h, 2 * n, w))
+    field = np.zeros((2 * n, h, w))
     if config.elastic_alpha:
-        noise = np.frombuffer(rng.bytes(h * 2 * n * w), dtype=np.uint8).reshape(h, 2 * n, w)
+        a_y = smooth_noise_factor(h, config.elastic_sigma).astype(np.float64)
+        a_x = smooth_noise_factor(w, config.elastic_sigma).astype(np.float64)
+        k_y, k_x = a_y.shape[1], a_x.shape[1]
+        noise = np.frombuffer(rng.bytes(k_x * 2 * n * k_y), dtype=np.uint8).reshape(k_x, 2 * n, k_y)
         noise = config.elastic_alpha * ((noise + 0.5) / 128 - 1)
-        g_y = gaussian_matrix(h, config.elastic_sigma).astype(np.float64)
-        g_x = gaussian_matrix(w, config.elastic_sigma).astype(np.float64)
-        field = np.einsum("yk,knx,jx->ynj", g_y, noise, g_x)
+        field = np.einsum("yj,inj,xi->nyx", a_y, noise, a_x)
     src = images.reshape(n, h, w).astype(np.float64)
     out = np.zeros((n, h, w))
     cy, cx = (h - 1) / 2, (w - 1) / 2
@@ -210,8 +249,8 @@ def reference_augment(images: np.ndarray, config: AugmentConfig, rng: np.random.
         a, b, cc, d = c, c * shear[i] - s, s, s * shear[i] + c
         for y in range(h):
             for x in range(w):
-                sx = cx + a * (x - cx) + b * (y - cy) - t[0, i] + field[y, i, x]
-                sy = cy + cc * (x - cx) + d * (y - cy) - t[1, i] + field[y, n + i, x]
+                sx = cx + a * (x - cx) + b * (y - cy) - t[0, i] + field[i, y, x]
+                sy = cy + cc * (x - cx) + d * (y - cy) - t[1, i] + field[n + i, y, x]
                 x0, y0 = int(np.floor(sx)), int(np.floor(sy))
                 fx, fy = sx - x0, sy - y0
                 v = [[src[i, yy, xx] if 0 <= yy < h and 0 <= xx < w else 0.0 for xx in (x0, x0 + 1)]
