@@ -155,10 +155,12 @@ class Augmenter:
             f = lambda *shape: np.empty(shape, dtype=np.float32)  # noqa: E731
             ws = self._ws[n] = {
                 "field": f(2, n, h, w),
-                "v00": f(n, h, w), "v01": f(n, h, w), "v10": f(n, h, w), "v11": f(n, h, w),
+                # The two pixels gathered and the steps to their right neighbours (d01 = v01 - v00, d11 = v11 - v10).
+                "v00": f(n, h, w), "d01": f(n, h, w), "v10": f(n, h, w), "d11": f(n, h, w),
                 "i32": np.empty((n, h, w), dtype=np.int32), "idx": np.empty((n, h, w), dtype=np.intp),
                 # One zero row and column before each image, two after: every clipped neighbour is a valid read.
-                "padded": np.zeros((n, h + 3, w + 3), dtype=np.float32), "step_x": f(n * (h + 3) * (w + 3)),
+                "padded": np.zeros((n, h + 3, w + 3), dtype=np.float32),
+                "step_x": np.zeros(n * (h + 3) * (w + 3), dtype=np.float32),
                 # Each pixel's image's first flat index, as a full array: adding it is a plain, vectorised pass.
                 "base": np.repeat(np.arange(n, dtype=np.float32) * np.float32((h + 3) * (w + 3)), h * w).reshape(n, h, w),
             }
@@ -255,7 +257,7 @@ class Augmenter:
         # Clip to [0, size + 1]: beyond that every neighbour is border (zero) anyway.
         np.clip(sx, 0.0, float(w + 1), out=sx)
         np.clip(sy, 0.0, float(h + 1), out=sy)
-        x0, y0 = np.floor(sx, out=ws["v10"]), np.floor(sy, out=ws["v11"])  # free until the gathers
+        x0, y0 = np.floor(sx, out=ws["v10"]), np.floor(sy, out=ws["d11"])  # free until the gathers
         sx -= x0  # now the fractional weights fx, fy in [0, 1)
         sy -= y0
         # Flat index of the top-left neighbour in the padded batch: base + y0 * (w + 3) + x0.
@@ -267,7 +269,7 @@ class Augmenter:
         np.copyto(idx, ws["i32"])
         flat, step_x = padded.reshape(-1), ws["step_x"]
         np.subtract(flat[1:], flat[:-1], out=step_x[:-1])  # each pixel's right neighbour minus itself
-        v00, d01, v10, d11 = ws["v00"], ws["v01"], ws["v10"], ws["v11"]
+        v00, d01, v10, d11 = ws["v00"], ws["d01"], ws["v10"], ws["d11"]
         # The neighbours through shifted views of the batch: no index arithmetic per neighbour. Every index
         # is in range, so mode="wrap" never wraps; it is the fastest mode that writes straight into `out`.
         np.take(flat, idx, out=v00, mode="wrap")
